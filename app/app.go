@@ -1,0 +1,55 @@
+// Package app wires the domain services and the HTTP handler from a configuration and a database; the
+// CLI and the end-to-end tests build the server the same way.
+package app
+
+import (
+	"net/http"
+
+	"behalf/audit"
+	"behalf/config"
+	"behalf/directory"
+	"behalf/graph"
+	"behalf/graph/loaders"
+	"behalf/internal/clock"
+	"behalf/resolvers"
+	"behalf/security"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+)
+
+// App is a wired behalf server.
+type App struct {
+	Config    config.Config
+	DB        *gorm.DB
+	Log       zerolog.Logger
+	Clock     clock.Clock
+	Audit     *audit.Service
+	Security  *security.Service
+	Directory *directory.Service
+	Handler   http.Handler
+}
+
+// SecurityOptions derives the security service's options from the configuration.
+func SecurityOptions(cfg config.Config) security.Options {
+	return security.Options{
+		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
+		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
+		LastSeenInterval: cfg.LastSeenInterval, ConsentOptIn: cfg.OnBehalfConsent == "opt-in",
+	}
+}
+
+// New wires every service and the HTTP handler.
+func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *App {
+	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
+	a.Audit = audit.New(db, clk)
+	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
+	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
+	a.Directory = directory.New(db, clk)
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit}
+	a.Handler = graph.NewHandler(graph.Deps{
+		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
+		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
+	})
+	return a
+}

@@ -1,0 +1,243 @@
+// Command behalf runs the behalf GraphQL server and its administrative subcommands.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"behalf/app"
+	"behalf/config"
+	"behalf/demo"
+	"behalf/internal/clock"
+	"behalf/model"
+	"behalf/security"
+	"behalf/store"
+
+	"github.com/rs/zerolog"
+	"gorm.io/gorm"
+)
+
+const usage = `behalf — GraphQL backend for B2B storefronts with login on behalf
+
+Usage:
+  behalf                         same as "behalf serve"
+  behalf serve [--addr HOST:PORT] [--db DSN] [--demo] [other settings]
+  behalf migrate [--db DSN]
+  behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+
+Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args, env, stdout, stderr)
+	case "migrate":
+		err = migrate(args, env, stdout, stderr)
+	case "user":
+		if len(args) == 0 || args[0] != "create" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "behalf: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "behalf %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+func openDB(cfg config.Config, log zerolog.Logger) (*gorm.DB, error) {
+	db, err := store.Open(cfg.DB, store.Options{
+		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		Logger: &store.Logger{Base: log, SlowThreshold: 500 * time.Millisecond},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(db); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func serve(args []string, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, env, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	a := app.New(cfg, db, log, clock.Real{})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
+	if cfg.Demo || !cfg.DBExplicit {
+		logins, err := demo.Load(ctx, db, a.Security, a.Directory)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		printLogins(stdout, logins)
+	}
+	srv := &http.Server{
+		Addr: cfg.Addr, Handler: a.Handler,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info().Str("addr", cfg.Addr).Str("graphiql", "/graphiql").Msg("behalf serving")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func printLogins(w io.Writer, logins []demo.Login) {
+	if len(logins) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Demo data loaded. These logins are shown once; note them now:")
+	for _, l := range logins {
+		fmt.Fprintf(w, "  %-24s %-26s %s\n", l.Login, l.Role, l.Password)
+	}
+}
+
+func dbFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("db", "", "database DSN: postgres://… or sqlite:PATH (env DATABASE_URL, default "+config.DefaultDB+")")
+}
+
+func dbConfig(dsn string, env func(string) string) (config.Config, error) {
+	var args []string
+	if dsn != "" {
+		args = []string{"--db", dsn}
+	}
+	return config.Load(args, env, io.Discard)
+}
+
+func migrate(args []string, env func(string) string, stdout, stderr io.Writer) error {
+	fs, dsn := dbFlags("behalf migrate", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := dbConfig(*dsn, env)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	v, err := store.Version(db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database migrated to version %d\n", v)
+	return nil
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, strings.Split(v, ",")...); return nil }
+
+func userCreate(args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, dsn := dbFlags("behalf user create", stderr)
+	login := fs.String("login", "", "sign-in name")
+	email := fs.String("email", "", "email address")
+	var roles multi
+	fs.Var(&roles, "role", "role (repeatable): administrator, support, organization-maintainer, customer")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *login == "" || *email == "" || len(roles) == 0 {
+		return errors.New("--login, --email and --role are required")
+	}
+	cfg, err := dbConfig(*dsn, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	var password string
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password = security.NewToken("")[:24]
+	}
+	a := app.New(cfg, db, log, clock.Real{})
+	u, err := a.Security.CreateUserUnchecked(context.Background(), security.CreateUserInput{
+		Login: *login, Email: *email, Password: password, Roles: roles,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Audit.Record(context.Background(), &model.AuditEvent{
+		Action: "user.create", ActorLogin: "cli", SubjectID: &u.ID, SubjectLogin: u.Login, Operation: "behalf user create",
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s (%s) with roles %s\n", u.Login, u.ID, strings.Join(roles, ","))
+	if !*fromStdin {
+		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+	}
+	return nil
+}

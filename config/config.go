@@ -1,0 +1,211 @@
+// Package config is behalf's one settings struct, read from flags and BEHALF_* environment variables
+// (each flag has an env twin) and validated at start with a message naming the bad setting.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server.
+type Config struct {
+	Addr                string
+	DB                  string
+	DBExplicit          bool // --db or DATABASE_URL given (else the embedded default is used)
+	Demo                bool
+	Env                 string
+	StorefrontURL       string
+	SessionTTL          time.Duration
+	SessionIdle         time.Duration
+	OnBehalfTTL         time.Duration
+	OnBehalfIdle        time.Duration
+	OnBehalfTicketTTL   time.Duration
+	OnBehalfConsent     string
+	LastSeenInterval    time.Duration
+	MaxConcurrentHashes int
+	HashWait            time.Duration
+	DBMaxOpenConns      int
+	DBMaxIdleConns      int
+	DBConnMaxLifetime   time.Duration
+	ComplexityLimit     int
+	QueryCacheSize      int
+	CORSOrigins         []string
+	LogLevel            string
+	LogFormat           string
+	ShutdownTimeout     time.Duration
+	UploadMaxBytes      int64
+}
+
+// DefaultDB is the embedded database used when no DSN is given.
+const DefaultDB = "sqlite:behalf.db"
+
+// Production reports whether BEHALF_ENV=production (introspection off).
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Setting documents one setting; Settings is the table the README's configuration section mirrors.
+type Setting struct {
+	Flag, Env, Default, Usage string
+	set                       func(c *Config, v string) error
+}
+
+func dur(get func(c *Config) *time.Duration, min, max time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration (use e.g. 90s, 2m, 12h)")
+		}
+		if d < min || (max > 0 && d > max) {
+			if max > 0 {
+				return fmt.Errorf("must be between %s and %s", min, max)
+			}
+			return fmt.Errorf("must be at least %s", min)
+		}
+		*get(c) = d
+		return nil
+	}
+}
+
+func integer(get func(c *Config) *int, min int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not a whole number")
+		}
+		if n < min {
+			return fmt.Errorf("must be at least %d", min)
+		}
+		*get(c) = n
+		return nil
+	}
+}
+
+func oneOf(get func(c *Config) *string, vals ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, ok := range vals {
+			if v == ok {
+				*get(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(vals, ", "))
+	}
+}
+
+// Settings lists every setting with its flag, env twin and default.
+var Settings = []Setting{
+	{"addr", "BEHALF_ADDR", ":8080", "HTTP listen address", func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"db", "DATABASE_URL", DefaultDB, "database DSN: postgres://… or sqlite:PATH", func(c *Config, v string) error { c.DB = v; return nil }},
+	{"demo", "BEHALF_DEMO", "false", "load demo data (always on for the default embedded database)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		c.Demo = b
+		return nil
+	}},
+	{"env", "BEHALF_ENV", "development", "development or production (production turns introspection off)", oneOf(func(c *Config) *string { return &c.Env }, "development", "production")},
+	{"storefront-url", "BEHALF_STOREFRONT_URL", "http://localhost:3000", "storefront base URL for login-on-behalf links", func(c *Config, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("must be an absolute http(s) URL")
+		}
+		c.StorefrontURL = strings.TrimRight(v, "/")
+		return nil
+	}},
+	{"session-ttl", "BEHALF_SESSION_TTL", "12h", "absolute lifetime of a session", dur(func(c *Config) *time.Duration { return &c.SessionTTL }, time.Minute, 0)},
+	{"session-idle", "BEHALF_SESSION_IDLE", "1h", "idle timeout of a session", dur(func(c *Config) *time.Duration { return &c.SessionIdle }, time.Minute, 0)},
+	{"onbehalf-ttl", "BEHALF_ONBEHALF_TTL", "60m", "absolute lifetime of a login-on-behalf session", dur(func(c *Config) *time.Duration { return &c.OnBehalfTTL }, time.Minute, 24*time.Hour)},
+	{"onbehalf-idle", "BEHALF_ONBEHALF_IDLE", "15m", "idle timeout of a login-on-behalf session", dur(func(c *Config) *time.Duration { return &c.OnBehalfIdle }, time.Minute, 24*time.Hour)},
+	{"onbehalf-ticket-ttl", "BEHALF_ONBEHALF_TICKET_TTL", "2m", "lifetime of a login-on-behalf ticket (at most 10m)", dur(func(c *Config) *time.Duration { return &c.OnBehalfTicketTTL }, 10*time.Second, 10*time.Minute)},
+	{"onbehalf-consent", "BEHALF_ONBEHALF_CONSENT", "opt-out", "opt-out (allowed unless the customer refuses) or opt-in", oneOf(func(c *Config) *string { return &c.OnBehalfConsent }, "opt-out", "opt-in")},
+	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often a busy session's last-seen stamp is written", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(2 * runtime.NumCPU()), "password hashes computed at once; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
+	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
+	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},
+	{"db-conn-max-lifetime", "BEHALF_DB_CONN_MAX_LIFETIME", "30m", "recycle connections after", dur(func(c *Config) *time.Duration { return &c.DBConnMaxLifetime }, time.Second, 0)},
+	{"complexity-limit", "BEHALF_COMPLEXITY_LIMIT", "1000", "maximum query complexity", integer(func(c *Config) *int { return &c.ComplexityLimit }, 10)},
+	{"query-cache-size", "BEHALF_QUERY_CACHE_SIZE", "1000", "parsed queries kept in the LRU cache", integer(func(c *Config) *int { return &c.QueryCacheSize }, 1)},
+	{"cors-origins", "BEHALF_CORS_ORIGINS", "", "comma-separated origins allowed by CORS (storefront, admin console)", func(c *Config, v string) error {
+		c.CORSOrigins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+		return nil
+	}},
+	{"log-level", "BEHALF_LOG_LEVEL", "info", "debug, info, warn or error", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+	{"log-format", "BEHALF_LOG_FORMAT", "json", "json or console", oneOf(func(c *Config) *string { return &c.LogFormat }, "json", "console")},
+	{"shutdown-timeout", "BEHALF_SHUTDOWN_TIMEOUT", "20s", "how long in-flight requests may finish at shutdown", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, time.Second, 10*time.Minute)},
+	{"upload-max-bytes", "BEHALF_UPLOAD_MAX_BYTES", "2097152", "largest file accepted by addToCartFromFile", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("must be a number of bytes ≥ 1024")
+		}
+		c.UploadMaxBytes = n
+		return nil
+	}},
+}
+
+// Defaults returns the configuration with every default applied.
+func Defaults() Config {
+	c, err := Load(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Load reads settings from args (flags) and env: a flag wins over its env twin, which wins over the
+// default. Errors name the setting.
+func Load(args []string, env func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("behalf serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	vals := make([]*string, len(Settings))
+	var demo *bool
+	for i, s := range Settings {
+		usage := fmt.Sprintf("%s (env %s, default %q)", s.Usage, s.Env, s.Default)
+		if s.Flag == "demo" {
+			demo = fs.Bool(s.Flag, false, usage)
+			vals[i] = new(string)
+			continue
+		}
+		vals[i] = fs.String(s.Flag, "", usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for i, s := range Settings {
+		v, from := s.Default, ""
+		if e := env(s.Env); e != "" {
+			v, from = e, s.Env
+		}
+		if set[s.Flag] {
+			v, from = *vals[i], "--"+s.Flag
+		}
+		if s.Flag == "demo" && set["demo"] {
+			v = strconv.FormatBool(*demo)
+		}
+		if from != "" && s.Flag == "db" {
+			c.DBExplicit = true
+		}
+		if err := s.set(&c, v); err != nil {
+			name := s.Env + " (--" + s.Flag + ")"
+			return c, fmt.Errorf("invalid setting %s = %q: %v", name, v, err)
+		}
+	}
+	return c, nil
+}

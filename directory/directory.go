@@ -1,0 +1,228 @@
+// Package directory owns organizations and contacts: the customer directory staff search to find whom
+// to help.
+package directory
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"behalf/apperr"
+	"behalf/internal/clock"
+	"behalf/model"
+	"behalf/security"
+	"behalf/store"
+
+	"gorm.io/gorm"
+)
+
+// Service is the directory domain.
+type Service struct {
+	db    *gorm.DB
+	clock clock.Clock
+}
+
+// New returns the directory service.
+func New(db *gorm.DB, c clock.Clock) *Service { return &Service{db: db, clock: c} }
+
+// readScope returns the organization the caller is limited to ("" = all), or an error when the caller
+// may not read the directory at all. Staff with customers:read see everything; an organization
+// maintainer sees only their own organization's members.
+func readScope(ctx context.Context) (string, error) {
+	id, err := security.RequireUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id.Has(security.PermCustomersRead) {
+		return "", nil
+	}
+	if id.Has(security.PermOrgLoginOnBehalf) && id.OrganizationID != "" {
+		return id.OrganizationID, nil
+	}
+	return "", apperr.ErrForbidden
+}
+
+func textField(field, v string, min, max int) (string, error) {
+	v = strings.TrimSpace(v)
+	n := utf8.RuneCountInString(v)
+	if n < min {
+		return "", apperr.Input(field, field+" is required")
+	}
+	if n > max {
+		return "", apperr.Newf(apperr.BadUserInput, "%s must be at most %d characters", field, max)
+	}
+	return v, nil
+}
+
+// CreateOrganization creates an organization (customers:write).
+func (s *Service) CreateOrganization(ctx context.Context, name string) (*model.Organization, error) {
+	if _, err := security.Require(ctx, security.PermCustomersWrite); err != nil {
+		return nil, err
+	}
+	name, err := textField("name", name, 1, 200)
+	if err != nil {
+		return nil, err
+	}
+	o := &model.Organization{ID: model.NewID(), Name: name, SearchText: store.SearchText(name)}
+	if err := store.Conn(ctx, s.db).Create(o).Error; err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// CreateContactInput is what createContact takes.
+type CreateContactInput struct {
+	FirstName, LastName, Email string
+	Phone                      *string
+	OrganizationID             *string
+}
+
+var phoneRe = regexp.MustCompile(`^[0-9+()./ -]{3,40}$`)
+
+// CreateContact creates a contact (customers:write).
+func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*model.Contact, error) {
+	if _, err := security.Require(ctx, security.PermCustomersWrite); err != nil {
+		return nil, err
+	}
+	var err error
+	c := &model.Contact{ID: model.NewID()}
+	if c.FirstName, err = textField("firstName", in.FirstName, 1, 100); err != nil {
+		return nil, err
+	}
+	if c.LastName, err = textField("lastName", in.LastName, 1, 100); err != nil {
+		return nil, err
+	}
+	c.Email = strings.TrimSpace(in.Email)
+	if err := security.ValidateEmail("email", c.Email); err != nil {
+		return nil, err
+	}
+	if in.Phone != nil && strings.TrimSpace(*in.Phone) != "" {
+		c.Phone = strings.TrimSpace(*in.Phone)
+		if !phoneRe.MatchString(c.Phone) {
+			return nil, apperr.Input("phone", "phone may contain digits, spaces and + ( ) . / - (3–40 characters)")
+		}
+	}
+	db := store.Conn(ctx, s.db)
+	if in.OrganizationID != nil {
+		var n int64
+		if err := db.Model(&model.Organization{}).Where("id = ?", *in.OrganizationID).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, apperr.Input("organizationId", "organization does not exist")
+		}
+		c.OrganizationID = in.OrganizationID
+	}
+	c.SearchText = store.SearchText(c.FirstName, c.LastName, c.Email)
+	if err := db.Create(c).Error; err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Organizations lists organizations matching words of their name.
+func (s *Service) Organizations(ctx context.Context, search *string, page store.PageArgs) (*model.OrganizationConnection, error) {
+	scope, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Model(&model.Organization{})
+	if scope != "" {
+		q = q.Where("id = ?", scope)
+	}
+	q = store.MatchWords(q, "organizations", search)
+	return store.Page(ctx, q, page, false, func(o *model.Organization) string { return o.ID })
+}
+
+// Organization returns one organization, or nil.
+func (s *Service) Organization(ctx context.Context, id string) (*model.Organization, error) {
+	scope, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if scope != "" && scope != id {
+		return nil, nil
+	}
+	return s.OrganizationByID(ctx, id)
+}
+
+// OrganizationByID loads an organization without a permission check, for field resolvers whose parent
+// was already authorized.
+func (s *Service) OrganizationByID(ctx context.Context, id string) (*model.Organization, error) {
+	var o model.Organization
+	err := s.db.WithContext(ctx).First(&o, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return &o, err
+}
+
+// OrganizationsByIDs loads organizations in the order of ids, for dataloaders.
+func (s *Service) OrganizationsByIDs(ctx context.Context, ids []string) ([]*model.Organization, error) {
+	var os []*model.Organization
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&os).Error; err != nil {
+		return nil, err
+	}
+	by := make(map[string]*model.Organization, len(os))
+	for _, o := range os {
+		by[o.ID] = o
+	}
+	out := make([]*model.Organization, len(ids))
+	for i, id := range ids {
+		out[i] = by[id]
+	}
+	return out, nil
+}
+
+// Contacts lists contacts matching words of first name, last name, full name or email, optionally
+// within one organization.
+func (s *Service) Contacts(ctx context.Context, search, organizationID *string, page store.PageArgs) (*model.ContactConnection, error) {
+	scope, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.WithContext(ctx).Model(&model.Contact{})
+	if scope != "" {
+		if organizationID != nil && *organizationID != scope {
+			q = q.Where("1 = 0")
+		}
+		q = q.Where("organization_id = ?", scope)
+	} else if organizationID != nil {
+		q = q.Where("organization_id = ?", *organizationID)
+	}
+	q = store.MatchWords(q, "contacts", search)
+	return store.Page(ctx, q, page, false, func(c *model.Contact) string { return c.ID })
+}
+
+// Contact returns one contact, or nil.
+func (s *Service) Contact(ctx context.Context, id string) (*model.Contact, error) {
+	scope, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var c model.Contact
+	err = s.db.WithContext(ctx).First(&c, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if scope != "" && (c.OrganizationID == nil || *c.OrganizationID != scope) {
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// ContactByID loads a contact without a permission check (for User.contact of an authorized user).
+func (s *Service) ContactByID(ctx context.Context, id string) (*model.Contact, error) {
+	var c model.Contact
+	err := s.db.WithContext(ctx).First(&c, "id = ?", id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return &c, err
+}
+

@@ -1,0 +1,89 @@
+package graph
+
+import (
+	"context"
+
+	"behalf/apperr"
+	"behalf/audit"
+	"behalf/model"
+	"behalf/security"
+	"behalf/store"
+
+	"github.com/99designs/gqlgen/graphql"
+	"gorm.io/gorm"
+)
+
+// failureActions names the event recorded when a mutation fails, where the contract gives it its own
+// name (a refused login is auth.login.failed, a refused login on behalf onbehalf.denied).
+var failureActions = map[string]string{
+	"auth.login":         "auth.login.failed",
+	"onbehalf.requested": "onbehalf.denied",
+	"onbehalf.started":   "onbehalf.denied",
+}
+
+// auditDirective runs a mutation and its audit event in one transaction. On failure the transaction
+// rolls back (nothing half-written), then the after-rollback hooks and a FAILURE event are committed
+// on their own.
+func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
+	return func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		ev := &model.AuditEvent{Action: action}
+		if fc != nil {
+			ev.Operation = fc.Field.Name
+			ev.Arguments = audit.RedactArgs(fc.Args)
+		}
+		security.StampEvent(ctx, ev)
+		ctx = audit.WithDraft(ctx, ev)
+		hooks := &store.Hooks{}
+		ctx = store.WithHooks(ctx, hooks)
+		var res any
+		err := store.RunInTx(ctx, db, func(ctx context.Context) error {
+			var err error
+			res, err = next(ctx)
+			if err != nil {
+				return err
+			}
+			ev.Outcome = audit.Success
+			return auditor.Record(ctx, ev)
+		})
+		if err == nil {
+			return res, nil
+		}
+		ev.ID, ev.Outcome, ev.ErrorCode = "", audit.Failure, string(apperr.CodeOf(err))
+		if fa, ok := failureActions[action]; ok {
+			ev.Action = fa
+		}
+		if e, ok := apperr.As(err); ok && e.Reason != "" {
+			ev.Reason = e.Reason
+		}
+		// Failure bookkeeping must not hide the original error; a failure here is logged by the caller's
+		// error presenter only through the returned err.
+		_ = store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
+			if err := hooks.Run(ctx); err != nil {
+				return err
+			}
+			return auditor.Record(ctx, ev)
+		})
+		return nil, err
+	}
+}
+
+// ErrOnBehalfDenied is returned for fields marked @denyOnBehalf inside a login-on-behalf session.
+var ErrOnBehalfDenied = apperr.New(apperr.Forbidden, "not allowed in a login-on-behalf session").WithReason("ON_BEHALF")
+
+// ErrAPIKeyDenied is returned for fields marked @denyApiKey when the caller used an API key.
+var ErrAPIKeyDenied = apperr.New(apperr.Forbidden, "not allowed with an API key").WithReason("API_KEY")
+
+func denyOnBehalf(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+	if security.FromContext(ctx).OnBehalf() {
+		return nil, ErrOnBehalfDenied
+	}
+	return next(ctx)
+}
+
+func denyAPIKey(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+	if id := security.FromContext(ctx); id != nil && id.APIKey != nil {
+		return nil, ErrAPIKeyDenied
+	}
+	return next(ctx)
+}

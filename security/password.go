@@ -1,0 +1,128 @@
+package security
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"behalf/apperr"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are argon2id cost parameters. The defaults follow OWASP's minimum (m=19 MiB, t=2, p=1).
+type Argon2Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+}
+
+// DefaultArgon2 is the cost used for new hashes; weaker stored hashes are upgraded at login.
+var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
+
+// Hasher hashes and verifies passwords with a cap on concurrent hashes, so a burst of logins cannot
+// starve other requests of CPU and memory; beyond the cap callers get TOO_MANY_REQUESTS.
+type Hasher struct {
+	params Argon2Params
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string
+}
+
+// NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing for at most wait.
+func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
+	if maxConcurrent < 1 {
+		maxConcurrent = 1
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), wait: wait}
+	h.dummy = h.hash("dummy password for timing")
+	return h
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return apperr.ErrTooMany
+	case <-ctx.Done():
+		return apperr.ErrTooMany
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns an encoded argon2id hash of password.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(password), nil
+}
+
+func (h *Hasher) hash(password string) string {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		panic(err)
+	}
+	return encode(h.params, salt, argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, 32))
+}
+
+func encode(p Argon2Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// Verify checks password against encoded. It reports whether it matches and whether the hash is weaker
+// than the current parameters and should be replaced. An empty encoded hash is verified against a
+// dummy hash, so unknown logins take as long as wrong passwords.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	if encoded == "" {
+		verify(h.dummy, password)
+		return false, false, nil
+	}
+	ok, p := verify(encoded, password)
+	return ok, ok && (p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads), nil
+}
+
+func verify(encoded, password string) (bool, Argon2Params) {
+	parts := strings.Split(encoded, "$")
+	var p Argon2Params
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, p
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &threads); err != nil {
+		return false, p
+	}
+	p.Threads = uint8(threads)
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return false, p
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	return subtle.ConstantTimeCompare(got, key) == 1, p
+}
+
+// HashWith hashes with explicit parameters (tests use it to plant a weaker hash).
+func HashWith(p Argon2Params, password string) string {
+	h := &Hasher{params: p}
+	return h.hash(password)
+}

@@ -1,0 +1,314 @@
+// Package store opens the database (PostgreSQL or embedded SQLite), applies the versioned migrations,
+// and carries the current transaction in the context so that a mutation and its audit event commit
+// or roll back together.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// Options tune the connection pool and logging. Zero values pick sensible defaults.
+type Options struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	Logger          logger.Interface
+	NowFunc         func() time.Time
+}
+
+// ParseDSN splits a DSN into dialect and driver DSN: `postgres://…` (or `postgresql://…`) selects
+// PostgreSQL, `sqlite:PATH` the embedded SQLite database at PATH.
+func ParseDSN(dsn string) (dialect, driverDSN string, err error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, dsn, nil
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return "", "", errors.New("sqlite DSN needs a path, e.g. sqlite:behalf.db")
+		}
+		return SQLite, path, nil
+	default:
+		return "", "", fmt.Errorf("unsupported DSN %q: use postgres://… or sqlite:PATH", redactDSN(dsn))
+	}
+}
+
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "…@" + dsn[i+1:]
+		}
+	}
+	return dsn
+}
+
+// Open connects to the database named by dsn.
+func Open(dsn string, opt Options) (*gorm.DB, error) {
+	dialect, driverDSN, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		Logger:                 opt.Logger,
+		NowFunc:                opt.NowFunc,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = logger.Discard
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = func() time.Time { return time.Now().UTC() }
+	}
+	var db *gorm.DB
+	switch dialect {
+	case Postgres:
+		// Generic plans cached by pgx's prepared statements can be orders of magnitude slower for
+		// full-text search (the planner cannot see the tsquery); force custom plans.
+		d := driverDSN
+		if !strings.Contains(d, "plan_cache_mode") {
+			sep := "?"
+			if strings.Contains(d, "?") {
+				sep = "&"
+			}
+			d += sep + "plan_cache_mode=force_custom_plan"
+		}
+		db, err = gorm.Open(postgres.Open(d), cfg)
+	case SQLite:
+		if dir := filepath.Dir(driverDSN); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create sqlite directory: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; immediate transactions take the write lock up front so
+		// concurrent read-then-write transactions queue on busy_timeout instead of failing.
+		q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		db, err = gorm.Open(sqlite.Open("file:"+driverDSN+q), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	maxOpen := opt.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 20
+		if dialect == SQLite {
+			maxOpen = 8
+		}
+	}
+	maxIdle := opt.MaxIdleConns
+	if maxIdle <= 0 {
+		maxIdle = maxOpen
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	if opt.ConnMaxLifetime > 0 {
+		sqlDB.SetConnMaxLifetime(opt.ConnMaxLifetime)
+	}
+	return db, nil
+}
+
+// Dialect reports which database db talks to.
+func Dialect(db *gorm.DB) string {
+	if db.Dialector.Name() == "postgres" {
+		return Postgres
+	}
+	return SQLite
+}
+
+var gooseMu sync.Mutex
+
+// Migrate applies every pending migration for db's dialect; running it again is a no-op.
+func Migrate(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return migrate(sqlDB, Dialect(db))
+}
+
+func migrate(sqlDB *sql.DB, dialect string) error {
+	// goose keeps its dialect and file system in package globals.
+	gooseMu.Lock()
+	defer gooseMu.Unlock()
+	sub, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return err
+	}
+	goose.SetBaseFS(sub)
+	goose.SetLogger(goose.NopLogger())
+	gd := "postgres"
+	if dialect == SQLite {
+		gd = "sqlite3"
+	}
+	if err := goose.SetDialect(gd); err != nil {
+		return err
+	}
+	if err := goose.Up(sqlDB, "."); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Version returns the current migration version.
+func Version(db *gorm.DB) (int64, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return 0, err
+	}
+	gooseMu.Lock()
+	defer gooseMu.Unlock()
+	gd := "postgres"
+	if Dialect(db) == SQLite {
+		gd = "sqlite3"
+	}
+	if err := goose.SetDialect(gd); err != nil {
+		return 0, err
+	}
+	return goose.GetDBVersion(sqlDB)
+}
+
+// Ping checks that the database answers, for readiness probes.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+type txKey struct{}
+
+// Tx is the transaction a mutation runs in. Done is set once it committed or rolled back, after which
+// Conn falls back to the base handle (field resolvers run after the mutation's directive finished).
+type Tx struct {
+	DB   *gorm.DB
+	mu   sync.Mutex
+	done bool
+}
+
+// WithTx returns a context carrying tx.
+func WithTx(ctx context.Context, tx *Tx) context.Context { return context.WithValue(ctx, txKey{}, tx) }
+
+// Conn returns the transaction in ctx if one is open, else base; always bound to ctx.
+func Conn(ctx context.Context, base *gorm.DB) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*Tx); ok {
+		tx.mu.Lock()
+		done := tx.done
+		tx.mu.Unlock()
+		if !done {
+			return tx.DB.WithContext(ctx)
+		}
+	}
+	return base.WithContext(ctx)
+}
+
+// InTx reports whether ctx carries an open transaction.
+func InTx(ctx context.Context) bool {
+	tx, ok := ctx.Value(txKey{}).(*Tx)
+	if !ok {
+		return false
+	}
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return !tx.done
+}
+
+// RunInTx runs fn in a transaction carried by the context passed to fn. If ctx already carries an open
+// transaction, fn joins it (a savepoint is not needed: the outer owner decides commit or rollback).
+func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	if InTx(ctx) {
+		return fn(ctx)
+	}
+	return base.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		tx := &Tx{DB: g}
+		defer func() {
+			tx.mu.Lock()
+			tx.done = true
+			tx.mu.Unlock()
+		}()
+		return fn(WithTx(ctx, tx))
+	})
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key")
+}
+
+type hooksKey struct{}
+
+// Hooks collects work that must persist even when the mutation's transaction rolls back (counting a
+// failed login toward its throttle, for example).
+type Hooks struct {
+	mu  sync.Mutex
+	fns []func(ctx context.Context) error
+}
+
+// WithHooks returns a context collecting after-rollback hooks into h.
+func WithHooks(ctx context.Context, h *Hooks) context.Context {
+	return context.WithValue(ctx, hooksKey{}, h)
+}
+
+// AfterRollback registers fn to run if the surrounding mutation fails, after its transaction rolled
+// back. Outside a mutation (no hooks in ctx) fn runs at once.
+func AfterRollback(ctx context.Context, fn func(ctx context.Context) error) {
+	if h, ok := ctx.Value(hooksKey{}).(*Hooks); ok {
+		h.mu.Lock()
+		h.fns = append(h.fns, fn)
+		h.mu.Unlock()
+		return
+	}
+	_ = fn(ctx)
+}
+
+// Run runs the collected hooks in order, returning the first error.
+func (h *Hooks) Run(ctx context.Context) error {
+	h.mu.Lock()
+	fns := h.fns
+	h.fns = nil
+	h.mu.Unlock()
+	var first error
+	for _, fn := range fns {
+		if err := fn(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
