@@ -5,6 +5,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/model"
+	"behalf/store"
 )
 
 // Identity is who a request acts as. In a login-on-behalf session User is the customer (the subject,
@@ -51,8 +52,17 @@ func (i *Identity) SessionID() string {
 
 type idKey struct{}
 
-// WithIdentity returns a context carrying id.
+// WithIdentity returns a context carrying id, and the stamp its writes carry (store.Stamp): the
+// person really acting, the operator in a login-on-behalf session, and the account it belongs to.
 func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	if id != nil && id.User != nil {
+		s := store.Stamp{Login: id.Actor().Login, SubjectID: id.User.ID}
+		if id.Operator != nil {
+			op := id.Operator.ID
+			s.OperatorID = &op
+		}
+		ctx = store.WithStamp(ctx, s)
+	}
 	return context.WithValue(ctx, idKey{}, id)
 }
 

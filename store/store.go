@@ -114,6 +114,9 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	if err := registerStamping(db); err != nil {
+		return nil, fmt.Errorf("register stamping: %w", err)
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err

@@ -17,6 +17,25 @@ import (
 
 // region    ************************** generated!.gotpl **************************
 
+type CartResolver interface {
+	Customer(ctx context.Context, obj *model.Cart) (*model.User, error)
+
+	Operator(ctx context.Context, obj *model.Cart) (*model.User, error)
+}
+type OrderResolver interface {
+	Customer(ctx context.Context, obj *model.Order) (*model.User, error)
+
+	Operator(ctx context.Context, obj *model.Order) (*model.User, error)
+	Payments(ctx context.Context, obj *model.Order) ([]*model.Payment, error)
+}
+type PaymentResolver interface {
+	Order(ctx context.Context, obj *model.Payment) (*model.Order, error)
+
+	Customer(ctx context.Context, obj *model.Payment) (*model.User, error)
+
+	Operator(ctx context.Context, obj *model.Payment) (*model.User, error)
+}
+
 // endregion ************************** generated!.gotpl **************************
 
 // region    ***************************** args.gotpl *****************************
@@ -306,7 +325,7 @@ func (ec *executionContext) _Cart_total(ctx context.Context, field graphql.Colle
 		field,
 		ec.fieldContext_Cart_total,
 		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
+			return obj.Total(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -319,7 +338,7 @@ func (ec *executionContext) fieldContext_Cart_total(_ context.Context, field gra
 	fc = &graphql.FieldContext{
 		Object:     "Cart",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -370,7 +389,7 @@ func (ec *executionContext) _Cart_customer(ctx context.Context, field graphql.Co
 		field,
 		ec.fieldContext_Cart_customer,
 		func(ctx context.Context) (any, error) {
-			return obj.Customer, nil
+			return ec.resolvers.Cart().Customer(ctx, obj)
 		},
 		nil,
 		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
@@ -383,8 +402,8 @@ func (ec *executionContext) fieldContext_Cart_customer(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Cart",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -479,7 +498,7 @@ func (ec *executionContext) _Cart_operator(ctx context.Context, field graphql.Co
 		field,
 		ec.fieldContext_Cart_operator,
 		func(ctx context.Context) (any, error) {
-			return obj.Operator, nil
+			return ec.resolvers.Cart().Operator(ctx, obj)
 		},
 		nil,
 		ec.marshalOUser2ᚖbehalfᚋmodelᚐUser,
@@ -492,8 +511,8 @@ func (ec *executionContext) fieldContext_Cart_operator(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Cart",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -530,7 +549,7 @@ func (ec *executionContext) _CartItem_sku(ctx context.Context, field graphql.Col
 		field,
 		ec.fieldContext_CartItem_sku,
 		func(ctx context.Context) (any, error) {
-			return obj.Sku, nil
+			return obj.SKU, nil
 		},
 		nil,
 		ec.marshalNString2string,
@@ -631,7 +650,7 @@ func (ec *executionContext) _CartItem_unitPrice(ctx context.Context, field graph
 		field,
 		ec.fieldContext_CartItem_unitPrice,
 		func(ctx context.Context) (any, error) {
-			return obj.UnitPrice, nil
+			return obj.UnitPrice(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -644,7 +663,7 @@ func (ec *executionContext) fieldContext_CartItem_unitPrice(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "CartItem",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -666,7 +685,7 @@ func (ec *executionContext) _CartItem_lineTotal(ctx context.Context, field graph
 		field,
 		ec.fieldContext_CartItem_lineTotal,
 		func(ctx context.Context) (any, error) {
-			return obj.LineTotal, nil
+			return obj.LineTotal(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -679,7 +698,7 @@ func (ec *executionContext) fieldContext_CartItem_lineTotal(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "CartItem",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -701,7 +720,7 @@ func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.Col
 		field,
 		ec.fieldContext_Money_amount,
 		func(ctx context.Context) (any, error) {
-			return obj.Amount, nil
+			return obj.Amount(), nil
 		},
 		nil,
 		ec.marshalNString2string,
@@ -714,7 +733,7 @@ func (ec *executionContext) fieldContext_Money_amount(_ context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Money",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
@@ -820,7 +839,7 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 			return obj.Status, nil
 		},
 		nil,
-		ec.marshalNOrderStatus2behalfᚋmodelᚐOrderStatus,
+		ec.marshalNOrderStatus2string,
 		true,
 		true,
 	)
@@ -887,7 +906,7 @@ func (ec *executionContext) _Order_total(ctx context.Context, field graphql.Coll
 		field,
 		ec.fieldContext_Order_total,
 		func(ctx context.Context) (any, error) {
-			return obj.Total, nil
+			return obj.Total(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -900,7 +919,7 @@ func (ec *executionContext) fieldContext_Order_total(_ context.Context, field gr
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -951,7 +970,7 @@ func (ec *executionContext) _Order_customer(ctx context.Context, field graphql.C
 		field,
 		ec.fieldContext_Order_customer,
 		func(ctx context.Context) (any, error) {
-			return obj.Customer, nil
+			return ec.resolvers.Order().Customer(ctx, obj)
 		},
 		nil,
 		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
@@ -964,8 +983,8 @@ func (ec *executionContext) fieldContext_Order_customer(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1060,7 +1079,7 @@ func (ec *executionContext) _Order_operator(ctx context.Context, field graphql.C
 		field,
 		ec.fieldContext_Order_operator,
 		func(ctx context.Context) (any, error) {
-			return obj.Operator, nil
+			return ec.resolvers.Order().Operator(ctx, obj)
 		},
 		nil,
 		ec.marshalOUser2ᚖbehalfᚋmodelᚐUser,
@@ -1073,8 +1092,8 @@ func (ec *executionContext) fieldContext_Order_operator(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1111,7 +1130,7 @@ func (ec *executionContext) _Order_payments(ctx context.Context, field graphql.C
 		field,
 		ec.fieldContext_Order_payments,
 		func(ctx context.Context) (any, error) {
-			return obj.Payments, nil
+			return ec.resolvers.Order().Payments(ctx, obj)
 		},
 		nil,
 		ec.marshalNPayment2ᚕᚖbehalfᚋmodelᚐPaymentᚄ,
@@ -1124,8 +1143,8 @@ func (ec *executionContext) fieldContext_Order_payments(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1157,7 +1176,7 @@ func (ec *executionContext) fieldContext_Order_payments(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Order]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1167,7 +1186,7 @@ func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field gr
 			return obj.Edges, nil
 		},
 		nil,
-		ec.marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐOrderEdgeᚄ,
+		ec.marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ,
 		true,
 		true,
 	)
@@ -1192,7 +1211,7 @@ func (ec *executionContext) fieldContext_OrderConnection_edges(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Order]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1227,14 +1246,14 @@ func (ec *executionContext) fieldContext_OrderConnection_pageInfo(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Order]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		ec.fieldContext_OrderConnection_totalCount,
 		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
+			return obj.TotalCount(ctx)
 		},
 		nil,
 		ec.marshalNInt2int,
@@ -1247,7 +1266,7 @@ func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Co
 	fc = &graphql.FieldContext{
 		Object:     "OrderConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type Int does not have child fields")
@@ -1256,7 +1275,7 @@ func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Order]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1285,7 +1304,7 @@ func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, fie
 	return fc, nil
 }
 
-func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Order]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1345,7 +1364,7 @@ func (ec *executionContext) _OrderItem_sku(ctx context.Context, field graphql.Co
 		field,
 		ec.fieldContext_OrderItem_sku,
 		func(ctx context.Context) (any, error) {
-			return obj.Sku, nil
+			return obj.SKU, nil
 		},
 		nil,
 		ec.marshalNString2string,
@@ -1432,7 +1451,7 @@ func (ec *executionContext) _OrderItem_unitPrice(ctx context.Context, field grap
 		field,
 		ec.fieldContext_OrderItem_unitPrice,
 		func(ctx context.Context) (any, error) {
-			return obj.UnitPrice, nil
+			return obj.UnitPrice(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -1445,7 +1464,7 @@ func (ec *executionContext) fieldContext_OrderItem_unitPrice(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "OrderItem",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -1467,7 +1486,7 @@ func (ec *executionContext) _OrderItem_lineTotal(ctx context.Context, field grap
 		field,
 		ec.fieldContext_OrderItem_lineTotal,
 		func(ctx context.Context) (any, error) {
-			return obj.LineTotal, nil
+			return obj.LineTotal(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -1480,7 +1499,7 @@ func (ec *executionContext) fieldContext_OrderItem_lineTotal(_ context.Context, 
 	fc = &graphql.FieldContext{
 		Object:     "OrderItem",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -1531,7 +1550,7 @@ func (ec *executionContext) _Payment_order(ctx context.Context, field graphql.Co
 		field,
 		ec.fieldContext_Payment_order,
 		func(ctx context.Context) (any, error) {
-			return obj.Order, nil
+			return ec.resolvers.Payment().Order(ctx, obj)
 		},
 		nil,
 		ec.marshalNOrder2ᚖbehalfᚋmodelᚐOrder,
@@ -1544,8 +1563,8 @@ func (ec *executionContext) fieldContext_Payment_order(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1587,7 +1606,7 @@ func (ec *executionContext) _Payment_method(ctx context.Context, field graphql.C
 			return obj.Method, nil
 		},
 		nil,
-		ec.marshalNPaymentMethod2behalfᚋmodelᚐPaymentMethod,
+		ec.marshalNPaymentMethod2string,
 		true,
 		true,
 	)
@@ -1616,7 +1635,7 @@ func (ec *executionContext) _Payment_status(ctx context.Context, field graphql.C
 			return obj.Status, nil
 		},
 		nil,
-		ec.marshalNPaymentStatus2behalfᚋmodelᚐPaymentStatus,
+		ec.marshalNPaymentStatus2string,
 		true,
 		true,
 	)
@@ -1642,7 +1661,7 @@ func (ec *executionContext) _Payment_amount(ctx context.Context, field graphql.C
 		field,
 		ec.fieldContext_Payment_amount,
 		func(ctx context.Context) (any, error) {
-			return obj.Amount, nil
+			return obj.Amount(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -1655,7 +1674,7 @@ func (ec *executionContext) fieldContext_Payment_amount(_ context.Context, field
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -1706,7 +1725,7 @@ func (ec *executionContext) _Payment_customer(ctx context.Context, field graphql
 		field,
 		ec.fieldContext_Payment_customer,
 		func(ctx context.Context) (any, error) {
-			return obj.Customer, nil
+			return ec.resolvers.Payment().Customer(ctx, obj)
 		},
 		nil,
 		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
@@ -1719,8 +1738,8 @@ func (ec *executionContext) fieldContext_Payment_customer(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1815,7 +1834,7 @@ func (ec *executionContext) _Payment_operator(ctx context.Context, field graphql
 		field,
 		ec.fieldContext_Payment_operator,
 		func(ctx context.Context) (any, error) {
-			return obj.Operator, nil
+			return ec.resolvers.Payment().Operator(ctx, obj)
 		},
 		nil,
 		ec.marshalOUser2ᚖbehalfᚋmodelᚐUser,
@@ -1828,8 +1847,8 @@ func (ec *executionContext) fieldContext_Payment_operator(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
 			case "id":
@@ -1924,7 +1943,7 @@ func (ec *executionContext) _Product_sku(ctx context.Context, field graphql.Coll
 		field,
 		ec.fieldContext_Product_sku,
 		func(ctx context.Context) (any, error) {
-			return obj.Sku, nil
+			return obj.SKU, nil
 		},
 		nil,
 		ec.marshalNString2string,
@@ -2011,7 +2030,7 @@ func (ec *executionContext) _Product_price(ctx context.Context, field graphql.Co
 		field,
 		ec.fieldContext_Product_price,
 		func(ctx context.Context) (any, error) {
-			return obj.Price, nil
+			return obj.Price(), nil
 		},
 		nil,
 		ec.marshalNMoney2ᚖbehalfᚋmodelᚐMoney,
@@ -2024,7 +2043,7 @@ func (ec *executionContext) fieldContext_Product_price(_ context.Context, field 
 	fc = &graphql.FieldContext{
 		Object:     "Product",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			switch field.Name {
@@ -2068,7 +2087,7 @@ func (ec *executionContext) fieldContext_Product_stock(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Product]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2078,7 +2097,7 @@ func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field 
 			return obj.Edges, nil
 		},
 		nil,
-		ec.marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐProductEdgeᚄ,
+		ec.marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ,
 		true,
 		true,
 	)
@@ -2103,7 +2122,7 @@ func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Product]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2138,14 +2157,14 @@ func (ec *executionContext) fieldContext_ProductConnection_pageInfo(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[model.Product]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		ec.fieldContext_ProductConnection_totalCount,
 		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
+			return obj.TotalCount(ctx)
 		},
 		nil,
 		ec.marshalNInt2int,
@@ -2158,7 +2177,7 @@ func (ec *executionContext) fieldContext_ProductConnection_totalCount(_ context.
 	fc = &graphql.FieldContext{
 		Object:     "ProductConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type Int does not have child fields")
@@ -2167,7 +2186,7 @@ func (ec *executionContext) fieldContext_ProductConnection_totalCount(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Product]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2196,7 +2215,7 @@ func (ec *executionContext) fieldContext_ProductEdge_cursor(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[model.Product]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2422,40 +2441,102 @@ func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj
 		case "id":
 			out.Values[i] = ec._Cart_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "items":
 			out.Values[i] = ec._Cart_items(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "total":
 			out.Values[i] = ec._Cart_total(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
 			out.Values[i] = ec._Cart_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customer":
-			out.Values[i] = ec._Cart_customer(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Cart_customer(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdBy":
 			out.Values[i] = ec._Cart_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modifiedBy":
 			out.Values[i] = ec._Cart_modifiedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operator":
-			out.Values[i] = ec._Cart_operator(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Cart_operator(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2596,55 +2677,148 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Order_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "number":
 			out.Values[i] = ec._Order_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Order_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "items":
 			out.Values[i] = ec._Order_items(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "total":
 			out.Values[i] = ec._Order_total(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Order_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customer":
-			out.Values[i] = ec._Order_customer(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_customer(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdBy":
 			out.Values[i] = ec._Order_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modifiedBy":
 			out.Values[i] = ec._Order_modifiedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operator":
-			out.Values[i] = ec._Order_operator(ctx, field, obj)
-		case "payments":
-			out.Values[i] = ec._Order_payments(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_operator(ctx, field, obj)
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "payments":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_payments(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2670,7 +2844,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 
 var orderConnectionImplementors = []string{"OrderConnection"}
 
-func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OrderConnection) graphql.Marshaler {
+func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[model.Order]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2682,18 +2856,49 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 		case "edges":
 			out.Values[i] = ec._OrderConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._OrderConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.Values[i] = ec._OrderConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderConnection_totalCount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -2719,7 +2924,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 
 var orderEdgeImplementors = []string{"OrderEdge"}
 
-func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.OrderEdge) graphql.Marshaler {
+func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[model.Order]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2834,51 +3039,144 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Payment_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "order":
-			out.Values[i] = ec._Payment_order(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Payment_order(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "method":
 			out.Values[i] = ec._Payment_method(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Payment_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "amount":
 			out.Values[i] = ec._Payment_amount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reference":
 			out.Values[i] = ec._Payment_reference(ctx, field, obj)
 		case "customer":
-			out.Values[i] = ec._Payment_customer(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Payment_customer(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdBy":
 			out.Values[i] = ec._Payment_createdBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modifiedBy":
 			out.Values[i] = ec._Payment_modifiedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "operator":
-			out.Values[i] = ec._Payment_operator(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Payment_operator(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdAt":
 			out.Values[i] = ec._Payment_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2969,7 +3267,7 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 
 var productConnectionImplementors = []string{"ProductConnection"}
 
-func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProductConnection) graphql.Marshaler {
+func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[model.Product]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -2981,18 +3279,49 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 		case "edges":
 			out.Values[i] = ec._ProductConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._ProductConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalCount":
-			out.Values[i] = ec._ProductConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductConnection_totalCount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3018,7 +3347,7 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 
 var productEdgeImplementors = []string{"ProductEdge"}
 
-func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[model.Product]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, productEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -3229,11 +3558,11 @@ func (ec *executionContext) marshalNOrder2ᚖbehalfᚋmodelᚐOrder(ctx context.
 	return ec._Order(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOrderConnection2behalfᚋmodelᚐOrderConnection(ctx context.Context, sel ast.SelectionSet, v model.OrderConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderConnection2behalfᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v model.Connection[model.Order]) graphql.Marshaler {
 	return ec._OrderConnection(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNOrderConnection2ᚖbehalfᚋmodelᚐOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.OrderConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderConnection2ᚖbehalfᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[model.Order]) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3243,7 +3572,7 @@ func (ec *executionContext) marshalNOrderConnection2ᚖbehalfᚋmodelᚐOrderCon
 	return ec._OrderConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OrderEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Order]) graphql.Marshaler {
 	ret := make(graphql.Array, len(v))
 	var wg sync.WaitGroup
 	isLen1 := len(v) == 1
@@ -3267,7 +3596,7 @@ func (ec *executionContext) marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐOrderEdge�
 			if !isLen1 {
 				defer wg.Done()
 			}
-			ret[i] = ec.marshalNOrderEdge2ᚖbehalfᚋmodelᚐOrderEdge(ctx, sel, v[i])
+			ret[i] = ec.marshalNOrderEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])
 		}
 		if isLen1 {
 			f(i)
@@ -3287,7 +3616,7 @@ func (ec *executionContext) marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐOrderEdge�
 	return ret
 }
 
-func (ec *executionContext) marshalNOrderEdge2ᚖbehalfᚋmodelᚐOrderEdge(ctx context.Context, sel ast.SelectionSet, v *model.OrderEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderEdge2ᚖbehalfᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[model.Order]) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3351,14 +3680,20 @@ func (ec *executionContext) marshalNOrderItem2ᚖbehalfᚋmodelᚐOrderItem(ctx 
 	return ec._OrderItem(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNOrderStatus2behalfᚋmodelᚐOrderStatus(ctx context.Context, v any) (model.OrderStatus, error) {
-	var res model.OrderStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNOrderStatus2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrderStatus2behalfᚋmodelᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v model.OrderStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNOrderStatus2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNPayment2behalfᚋmodelᚐPayment(ctx context.Context, sel ast.SelectionSet, v model.Payment) graphql.Marshaler {
@@ -3419,24 +3754,36 @@ func (ec *executionContext) marshalNPayment2ᚖbehalfᚋmodelᚐPayment(ctx cont
 	return ec._Payment(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNPaymentMethod2behalfᚋmodelᚐPaymentMethod(ctx context.Context, v any) (model.PaymentMethod, error) {
-	var res model.PaymentMethod
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNPaymentMethod2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPaymentMethod2behalfᚋmodelᚐPaymentMethod(ctx context.Context, sel ast.SelectionSet, v model.PaymentMethod) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNPaymentMethod2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNPaymentStatus2behalfᚋmodelᚐPaymentStatus(ctx context.Context, v any) (model.PaymentStatus, error) {
-	var res model.PaymentStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNPaymentStatus2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPaymentStatus2behalfᚋmodelᚐPaymentStatus(ctx context.Context, sel ast.SelectionSet, v model.PaymentStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNPaymentStatus2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNProduct2behalfᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v model.Product) graphql.Marshaler {
@@ -3453,11 +3800,11 @@ func (ec *executionContext) marshalNProduct2ᚖbehalfᚋmodelᚐProduct(ctx cont
 	return ec._Product(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProductConnection2behalfᚋmodelᚐProductConnection(ctx context.Context, sel ast.SelectionSet, v model.ProductConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNProductConnection2behalfᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v model.Connection[model.Product]) graphql.Marshaler {
 	return ec._ProductConnection(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNProductConnection2ᚖbehalfᚋmodelᚐProductConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProductConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNProductConnection2ᚖbehalfᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[model.Product]) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -3467,7 +3814,7 @@ func (ec *executionContext) marshalNProductConnection2ᚖbehalfᚋmodelᚐProduc
 	return ec._ProductConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Product]) graphql.Marshaler {
 	ret := make(graphql.Array, len(v))
 	var wg sync.WaitGroup
 	isLen1 := len(v) == 1
@@ -3491,7 +3838,7 @@ func (ec *executionContext) marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐProductEd
 			if !isLen1 {
 				defer wg.Done()
 			}
-			ret[i] = ec.marshalNProductEdge2ᚖbehalfᚋmodelᚐProductEdge(ctx, sel, v[i])
+			ret[i] = ec.marshalNProductEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])
 		}
 		if isLen1 {
 			f(i)
@@ -3511,7 +3858,7 @@ func (ec *executionContext) marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐProductEd
 	return ret
 }
 
-func (ec *executionContext) marshalNProductEdge2ᚖbehalfᚋmodelᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProductEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNProductEdge2ᚖbehalfᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[model.Product]) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

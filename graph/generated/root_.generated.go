@@ -35,9 +35,12 @@ type Config struct {
 
 type ResolverRoot interface {
 	AuditEvent() AuditEventResolver
+	Cart() CartResolver
 	Contact() ContactResolver
 	Mutation() MutationResolver
+	Order() OrderResolver
 	Organization() OrganizationResolver
+	Payment() PaymentResolver
 	Query() QueryResolver
 	Session() SessionResolver
 	User() UserResolver
@@ -129,7 +132,7 @@ type ComplexityRoot struct {
 		LineTotal func(childComplexity int) int
 		Product   func(childComplexity int) int
 		Quantity  func(childComplexity int) int
-		Sku       func(childComplexity int) int
+		SKU       func(childComplexity int) int
 		UnitPrice func(childComplexity int) int
 	}
 
@@ -175,7 +178,7 @@ type ComplexityRoot struct {
 		Login                 func(childComplexity int, login string, password string) int
 		LoginOnBehalf         func(childComplexity int, userID string, reason *string) int
 		Logout                func(childComplexity int) int
-		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) int
+		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method string, paymentToken *string) int
 		PlaceOrder            func(childComplexity int, idempotencyKey string) int
 		RemoveFromCart        func(childComplexity int, sku string) int
 		RevokeAPIKey          func(childComplexity int, id string) int
@@ -222,7 +225,7 @@ type ComplexityRoot struct {
 		LineTotal func(childComplexity int) int
 		Name      func(childComplexity int) int
 		Quantity  func(childComplexity int) int
-		Sku       func(childComplexity int) int
+		SKU       func(childComplexity int) int
 		UnitPrice func(childComplexity int) int
 	}
 
@@ -268,7 +271,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Price       func(childComplexity int) int
-		Sku         func(childComplexity int) int
+		SKU         func(childComplexity int) int
 		Stock       func(childComplexity int) int
 	}
 
@@ -720,11 +723,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.complexity.CartItem.Quantity(childComplexity), true
 
 	case "CartItem.sku":
-		if e.complexity.CartItem.Sku == nil {
+		if e.complexity.CartItem.SKU == nil {
 			break
 		}
 
-		return e.complexity.CartItem.Sku(childComplexity), true
+		return e.complexity.CartItem.SKU(childComplexity), true
 
 	case "CartItem.unitPrice":
 		if e.complexity.CartItem.UnitPrice == nil {
@@ -1001,7 +1004,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(model.PaymentMethod), args["paymentToken"].(*string)), true
+		return e.complexity.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(string), args["paymentToken"].(*string)), true
 
 	case "Mutation.placeOrder":
 		if e.complexity.Mutation.PlaceOrder == nil {
@@ -1261,11 +1264,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.complexity.OrderItem.Quantity(childComplexity), true
 
 	case "OrderItem.sku":
-		if e.complexity.OrderItem.Sku == nil {
+		if e.complexity.OrderItem.SKU == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.Sku(childComplexity), true
+		return e.complexity.OrderItem.SKU(childComplexity), true
 
 	case "OrderItem.unitPrice":
 		if e.complexity.OrderItem.UnitPrice == nil {
@@ -1462,11 +1465,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.complexity.Product.Price(childComplexity), true
 
 	case "Product.sku":
-		if e.complexity.Product.Sku == nil {
+		if e.complexity.Product.SKU == nil {
 			break
 		}
 
-		return e.complexity.Product.Sku(childComplexity), true
+		return e.complexity.Product.SKU(childComplexity), true
 
 	case "Product.stock":
 		if e.complexity.Product.Stock == nil {

@@ -26,7 +26,7 @@ type MutationResolver interface {
 	RemoveFromCart(ctx context.Context, sku string) (*model.Cart, error)
 	AddToCartFromFile(ctx context.Context, file graphql.Upload) (*model.BulkAddResult, error)
 	PlaceOrder(ctx context.Context, idempotencyKey string) (*model.Order, error)
-	PayOrder(ctx context.Context, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) (*model.Payment, error)
+	PayOrder(ctx context.Context, orderID string, idempotencyKey string, method string, paymentToken *string) (*model.Payment, error)
 	CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*model.Organization, error)
 	CreateContact(ctx context.Context, input model.CreateContactInput) (*model.Contact, error)
 	LoginOnBehalf(ctx context.Context, userID string, reason *string) (*model.OnBehalfTicket, error)
@@ -45,10 +45,10 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.User, error)
 	Session(ctx context.Context) (*model.Session, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (*model.Connection[model.AuditEvent], error)
-	Products(ctx context.Context, search *string, first *int, after *string) (*model.ProductConnection, error)
+	Products(ctx context.Context, search *string, first *int, after *string) (*model.Connection[model.Product], error)
 	Product(ctx context.Context, sku string) (*model.Product, error)
 	Cart(ctx context.Context) (*model.Cart, error)
-	Orders(ctx context.Context, first *int, after *string) (*model.OrderConnection, error)
+	Orders(ctx context.Context, first *int, after *string) (*model.Connection[model.Order], error)
 	Order(ctx context.Context, id string) (*model.Order, error)
 	Organizations(ctx context.Context, search *string, first *int, after *string) (*model.Connection[model.Organization], error)
 	Organization(ctx context.Context, id string) (*model.Organization, error)
@@ -246,7 +246,7 @@ func (ec *executionContext) field_Mutation_payOrder_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["idempotencyKey"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "method", ec.unmarshalNPaymentMethod2behalfᚋmodelᚐPaymentMethod)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "method", ec.unmarshalNPaymentMethod2string)
 	if err != nil {
 		return nil, err
 	}
@@ -1157,7 +1157,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 		ec.fieldContext_Mutation_payOrder,
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(model.PaymentMethod), fc.Args["paymentToken"].(*string))
+			return ec.resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(string), fc.Args["paymentToken"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -2436,7 +2436,7 @@ func (ec *executionContext) _Query_products(ctx context.Context, field graphql.C
 			return ec.resolvers.Query().Products(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNProductConnection2ᚖbehalfᚋmodelᚐProductConnection,
+		ec.marshalNProductConnection2ᚖbehalfᚋmodelᚐConnection,
 		true,
 		true,
 	)
@@ -2587,7 +2587,7 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			return ec.resolvers.Query().Orders(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNOrderConnection2ᚖbehalfᚋmodelᚐOrderConnection,
+		ec.marshalNOrderConnection2ᚖbehalfᚋmodelᚐConnection,
 		true,
 		true,
 	)
