@@ -103,7 +103,6 @@ func TestInvalidSettingsStopStartup(t *testing.T) {
 	}
 }
 
-
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
