@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"behalf/audit"
+	"behalf/commerce"
 	"behalf/config"
 	"behalf/directory"
 	"behalf/graph"
@@ -27,6 +28,7 @@ type App struct {
 	Audit     *audit.Service
 	Security  *security.Service
 	Directory *directory.Service
+	Commerce  *commerce.Service
 	Handler   http.Handler
 }
 
@@ -46,7 +48,9 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
 	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
 	a.Directory = directory.New(db, clk)
-	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit}
+	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
+		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, Commerce: a.Commerce}
 	a.Handler = graph.NewHandler(graph.Deps{
 		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
 		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},

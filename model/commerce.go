@@ -159,6 +159,7 @@ type Payment struct {
 	AmountMinor int64
 	Currency    string
 	Reference   *string
+	DeclineCode *string
 	Stamp
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"behalf/audit"
+	"behalf/commerce"
 	"behalf/config"
 	"behalf/directory"
 	"behalf/graph/loaders"
@@ -20,6 +21,7 @@ type Resolver struct {
 	Security  *security.Service
 	Directory *directory.Service
 	Audit     *audit.Service
+	Commerce  *commerce.Service
 }
 
 func page(first *int, after *string) store.PageArgs {

@@ -1159,6 +1159,8 @@ func (ec *executionContext) fieldContext_Order_payments(_ context.Context, field
 				return ec.fieldContext_Payment_amount(ctx, field)
 			case "reference":
 				return ec.fieldContext_Payment_reference(ctx, field)
+			case "declineCode":
+				return ec.fieldContext_Payment_declineCode(ctx, field)
 			case "customer":
 				return ec.fieldContext_Payment_customer(ctx, field)
 			case "createdBy":
@@ -1706,6 +1708,35 @@ func (ec *executionContext) _Payment_reference(ctx context.Context, field graphq
 }
 
 func (ec *executionContext) fieldContext_Payment_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payment_declineCode(ctx context.Context, field graphql.CollectedField, obj *model.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		ec.fieldContext_Payment_declineCode,
+		func(ctx context.Context) (any, error) {
+			return obj.DeclineCode, nil
+		},
+		nil,
+		ec.marshalOString2ᚖstring,
+		true,
+		false,
+	)
+}
+
+func (ec *executionContext) fieldContext_Payment_declineCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
@@ -3094,6 +3125,8 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "reference":
 			out.Values[i] = ec._Payment_reference(ctx, field, obj)
+		case "declineCode":
+			out.Values[i] = ec._Payment_declineCode(ctx, field, obj)
 		case "customer":
 			field := field
 

@@ -253,17 +253,18 @@ type ComplexityRoot struct {
 	}
 
 	Payment struct {
-		Amount     func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		CreatedBy  func(childComplexity int) int
-		Customer   func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Method     func(childComplexity int) int
-		ModifiedBy func(childComplexity int) int
-		Operator   func(childComplexity int) int
-		Order      func(childComplexity int) int
-		Reference  func(childComplexity int) int
-		Status     func(childComplexity int) int
+		Amount      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		CreatedBy   func(childComplexity int) int
+		Customer    func(childComplexity int) int
+		DeclineCode func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Method      func(childComplexity int) int
+		ModifiedBy  func(childComplexity int) int
+		Operator    func(childComplexity int) int
+		Order       func(childComplexity int) int
+		Reference   func(childComplexity int) int
+		Status      func(childComplexity int) int
 	}
 
 	Product struct {
@@ -1387,6 +1388,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.complexity.Payment.Customer(childComplexity), true
 
+	case "Payment.declineCode":
+		if e.complexity.Payment.DeclineCode == nil {
+			break
+		}
+
+		return e.complexity.Payment.DeclineCode(childComplexity), true
+
 	case "Payment.id":
 		if e.complexity.Payment.ID == nil {
 			break
@@ -2316,7 +2324,7 @@ enum PaymentStatus {
   DECLINED
 }
 
-"A payment of an order."
+"A payment (attempt) of an order. A declined card payment is kept on record with status DECLINED."
 type Payment {
   "Stable identifier."
   id: ID!
@@ -2328,8 +2336,10 @@ type Payment {
   status: PaymentStatus!
   "How much."
   amount: Money!
-  "Gateway's reference, if any."
+  "Gateway's reference, if any (the invoice number for INVOICE)."
   reference: String
+  "Why the gateway declined the payment (e.g. ` + "`" + `card_declined` + "`" + `); null unless DECLINED."
+  declineCode: String
   "Whose payment it is."
   customer: User!
   "Login of who made it."

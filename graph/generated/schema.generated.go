@@ -1204,6 +1204,8 @@ func (ec *executionContext) fieldContext_Mutation_payOrder(ctx context.Context, 
 				return ec.fieldContext_Payment_amount(ctx, field)
 			case "reference":
 				return ec.fieldContext_Payment_reference(ctx, field)
+			case "declineCode":
+				return ec.fieldContext_Payment_declineCode(ctx, field)
 			case "customer":
 				return ec.fieldContext_Payment_customer(ctx, field)
 			case "createdBy":

@@ -79,6 +79,7 @@ CREATE TABLE payments (
     amount_minor bigint NOT NULL,
     currency     text NOT NULL,
     reference    text,
+    decline_code text,
     created_by   text NOT NULL,
     modified_by  text NOT NULL,
     operator_id  text REFERENCES users(id),
