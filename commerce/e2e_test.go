@@ -465,7 +465,11 @@ func TestDemoSampleFile(t *testing.T) {
 		var prods struct {
 			Products struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ SKU string `json:"sku"` } }
+				Edges      []struct {
+					Node struct {
+						SKU string `json:"sku"`
+					}
+				}
 			}
 		}
 		env.MustDo("", `{ products(search:"nitrile gloves") { totalCount edges { node { sku } } } }`, nil, &prods)
