@@ -131,6 +131,17 @@ func (s *Service) editCart(ctx context.Context, fn func(ctx context.Context, e *
 	return out, err
 }
 
+// editLine edits the cart line of sku (NOT_FOUND for an unknown sku) with fn.
+func (s *Service) editLine(ctx context.Context, sku string, fn func(e *cartEdit, p *model.Product) error) (*model.Cart, error) {
+	return s.editCart(ctx, func(ctx context.Context, e *cartEdit) error {
+		p, err := s.productBySKU(ctx, sku)
+		if err != nil {
+			return err
+		}
+		return fn(e, p)
+	})
+}
+
 func checkQuantity(q int, allowZero bool) error {
 	if q < 0 || (q == 0 && !allowZero) {
 		if allowZero {
@@ -213,13 +224,7 @@ func (s *Service) AddToCart(ctx context.Context, sku string, quantity int) (*mod
 	if err := checkQuantity(quantity, false); err != nil {
 		return nil, err
 	}
-	return s.editCart(ctx, func(ctx context.Context, e *cartEdit) error {
-		p, err := s.productBySKU(ctx, sku)
-		if err != nil {
-			return err
-		}
-		return e.add(p, quantity)
-	})
+	return s.editLine(ctx, sku, func(e *cartEdit, p *model.Product) error { return e.add(p, quantity) })
 }
 
 // UpdateCartItem sets the quantity of a line; 0 removes it, and a line not yet in the cart is added.
@@ -227,23 +232,11 @@ func (s *Service) UpdateCartItem(ctx context.Context, sku string, quantity int) 
 	if err := checkQuantity(quantity, true); err != nil {
 		return nil, err
 	}
-	return s.editCart(ctx, func(ctx context.Context, e *cartEdit) error {
-		p, err := s.productBySKU(ctx, sku)
-		if err != nil {
-			return err
-		}
-		return e.set(p, quantity)
-	})
+	return s.editLine(ctx, sku, func(e *cartEdit, p *model.Product) error { return e.set(p, quantity) })
 }
 
 // RemoveFromCart removes the line of sku; removing a line that is not there changes nothing (an
 // unknown sku is NOT_FOUND).
 func (s *Service) RemoveFromCart(ctx context.Context, sku string) (*model.Cart, error) {
-	return s.editCart(ctx, func(ctx context.Context, e *cartEdit) error {
-		p, err := s.productBySKU(ctx, sku)
-		if err != nil {
-			return err
-		}
-		return e.set(p, 0)
-	})
+	return s.editLine(ctx, sku, func(e *cartEdit, p *model.Product) error { return e.set(p, 0) })
 }

@@ -80,6 +80,22 @@ func (s *Service) once(ctx context.Context, customerID, scope, key, hash string,
 	return id, false, nil
 }
 
+// idempotent runs do once per key in a transaction (joining the mutation's) and loads what it
+// created, or what the first request with this key created.
+func idempotent[T any](ctx context.Context, s *Service, customerID, scope, key, hash string,
+	do func(ctx context.Context) (string, error), load func(ctx context.Context, id string) (T, error)) (T, error) {
+	var out T
+	err := store.RunInTx(ctx, s.db, func(ctx context.Context) error {
+		id, _, err := s.once(ctx, customerID, scope, key, hash, do)
+		if err != nil {
+			return err
+		}
+		out, err = load(ctx, id)
+		return err
+	})
+	return out, err
+}
+
 // PurgeIdempotencyKeys deletes keys older than the configured lifetime and returns how many; run it
 // now and then (the keys are only needed while a client may retry).
 func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {

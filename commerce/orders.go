@@ -30,25 +30,13 @@ func (s *Service) PlaceOrder(ctx context.Context, key string) (*model.Order, err
 	if err := validKey(key); err != nil {
 		return nil, err
 	}
-	var out *model.Order
-	err = store.RunInTx(ctx, s.db, func(ctx context.Context) error {
-		id, _, err := s.once(ctx, cid, scopePlaceOrder, key, requestHash(scopePlaceOrder), func(ctx context.Context) (string, error) {
-			o, err := s.placeOrder(ctx, cid)
-			if err != nil {
-				return "", err
-			}
-			return o.ID, nil
-		})
+	return idempotent(ctx, s, cid, scopePlaceOrder, key, requestHash(scopePlaceOrder), func(ctx context.Context) (string, error) {
+		o, err := s.placeOrder(ctx, cid)
 		if err != nil {
-			return err
+			return "", err
 		}
-		out, err = s.orderByID(ctx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return o.ID, nil
+	}, s.orderByID)
 }
 
 func (s *Service) placeOrder(ctx context.Context, customerID string) (*model.Order, error) {

@@ -143,25 +143,13 @@ func (s *Service) PayOrder(ctx context.Context, in PayOrderInput) (*model.Paymen
 	}
 	tokenHash := sha256.Sum256([]byte(token))
 	hash := requestHash(scopePayOrder, in.OrderID, in.Method, hex.EncodeToString(tokenHash[:]))
-	var out *model.Payment
-	err = store.RunInTx(ctx, s.db, func(ctx context.Context) error {
-		id, _, err := s.once(ctx, cid, scopePayOrder, in.IdempotencyKey, hash, func(ctx context.Context) (string, error) {
-			p, err := s.pay(ctx, cid, in.OrderID, gw, token)
-			if err != nil {
-				return "", err
-			}
-			return p.ID, nil
-		})
+	return idempotent(ctx, s, cid, scopePayOrder, in.IdempotencyKey, hash, func(ctx context.Context) (string, error) {
+		p, err := s.pay(ctx, cid, in.OrderID, gw, token)
 		if err != nil {
-			return err
+			return "", err
 		}
-		out, err = s.paymentByID(ctx, id)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+		return p.ID, nil
+	}, s.paymentByID)
 }
 
 func (s *Service) pay(ctx context.Context, customerID, orderID string, gw PaymentGateway, token string) (*model.Payment, error) {

@@ -63,15 +63,24 @@ func registerStamping(db *gorm.DB) error {
 	return db.Callback().Update().Before("gorm:update").Register("behalf:stamp_update", stampUpdate)
 }
 
+// stampFor returns the stamp for a write to a stamped table; ok is false when the table is not
+// stamped, or when the context has no stamp (then the write fails with ErrNoStamp).
+func stampFor(db *gorm.DB) (Stamp, bool) {
+	if !isStamped(db.Statement.Schema) {
+		return Stamp{}, false
+	}
+	s, ok := StampFrom(db.Statement.Context)
+	if !ok {
+		_ = db.AddError(ErrNoStamp)
+	}
+	return s, ok
+}
+
 // stampCreate fills created_by, modified_by and operator_id (and an empty customer_id) on insert.
 func stampCreate(db *gorm.DB) {
 	stmt := db.Statement
-	if !isStamped(stmt.Schema) {
-		return
-	}
-	s, ok := StampFrom(stmt.Context)
+	s, ok := stampFor(db)
 	if !ok {
-		_ = db.AddError(ErrNoStamp)
 		return
 	}
 	stmt.SetColumn(colCreatedBy, s.Login, true)
@@ -101,12 +110,8 @@ func fillEmpty(ctx context.Context, f *schema.Field, rv reflect.Value, v string)
 // is zero, so the callback selects the struct's non-zero fields plus the stamp columns explicitly.
 func stampUpdate(db *gorm.DB) {
 	stmt := db.Statement
-	if !isStamped(stmt.Schema) {
-		return
-	}
-	s, ok := StampFrom(stmt.Context)
+	s, ok := stampFor(db)
 	if !ok {
-		_ = db.AddError(ErrNoStamp)
 		return
 	}
 	if m, ok := stmt.Dest.(map[string]any); ok {
