@@ -98,8 +98,8 @@ func TestCart(t *testing.T) {
 		if again := must(f.svc.Cart(ctx)); again.ID != c.ID {
 			t.Error("cart() created a second cart")
 		}
-		c = must(f.svc.AddToCart(ctx, "a-1", 2))
-		c = must(f.svc.AddToCart(ctx, "A-1", 3))
+		must(f.svc.AddToCart(ctx, "a-1", 2))
+		must(f.svc.AddToCart(ctx, "A-1", 3))
 		c = must(f.svc.AddToCart(ctx, "B-2", 1))
 		if len(c.Items) != 2 || c.Items[0].Quantity != 5 || c.Version != 3 {
 			t.Fatalf("cart after adds: %d lines, first %d units, version %d", len(c.Items), c.Items[0].Quantity, c.Version)
