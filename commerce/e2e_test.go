@@ -420,6 +420,11 @@ func TestMultipartUpload(t *testing.T) {
 		if r := upload(t, env, token, "big.csv", big, preflight); r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Raw, "larger than 8192") {
 			t.Errorf("oversized file: %s", r.Raw)
 		}
+		// Far over the limit: refused before GraphQL runs, still with an error code.
+		huge := upload(t, env, token, "huge.csv", bytes.Repeat([]byte("A-1,1\n"), 30000), preflight)
+		if huge.Status != http.StatusRequestEntityTooLarge || huge.Code() != "BAD_USER_INPUT" {
+			t.Errorf("huge upload: %d %s", huge.Status, huge.Raw)
+		}
 		evs := env.EventsWithAction("cart.addFromFile")
 		last := evs[len(evs)-1]
 		if last.Outcome != "FAILURE" || last.ErrorCode != "BAD_USER_INPUT" || strings.Contains(last.Arguments, "A-1,1") {
@@ -475,6 +480,71 @@ func TestDemoSampleFile(t *testing.T) {
 		env.MustDo("", `{ products(search:"nitrile gloves") { totalCount edges { node { sku } } } }`, nil, &prods)
 		if prods.Products.TotalCount != 2 {
 			t.Errorf("anonymous catalog search for nitrile gloves: %+v", prods.Products)
+		}
+	})
+}
+
+// TestCardPaymentOverGraphQL: card numbers are refused and never stored or logged; payment tokens
+// are redacted in the audit trail; a decline is returned as a DECLINED payment; a paid order cannot be
+// paid again.
+func TestCardPaymentOverGraphQL(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := apptest.New(t, db)
+		_, admin := env.UserWithToken("alice.admin", security.RoleAdministrator)
+		seedCatalog(t, env, admin, [3]any{"A-1", "12.00", 10})
+		_, token := env.UserWithToken("carla.customer", security.RoleCustomer)
+		env.MustDo(token, `mutation{ addToCart(sku:"A-1", quantity:1){ id } }`, nil, nil)
+		var placed struct{ PlaceOrder struct{ ID string } }
+		env.MustDo(token, `mutation{ placeOrder(idempotencyKey:"o-1"){ id } }`, nil, &placed)
+		pay := `mutation($id:ID!,$k:String!,$tok:String){ payOrder(orderId:$id, idempotencyKey:$k, method:CARD, paymentToken:$tok){
+			status declineCode reference amount{ amount } order{ status } } }`
+		vars := func(key, tok string) map[string]any {
+			return map[string]any{"id": placed.PlaceOrder.ID, "k": key, "tok": tok}
+		}
+		const pan = "4242 4242 4242 4242"
+		if r := env.Do(token, pay, vars("p-1", pan)); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("card number: %s", r.Raw)
+		}
+		var declined struct {
+			PayOrder struct {
+				Status      string
+				DeclineCode *string
+				Order       struct{ Status string }
+			}
+		}
+		env.MustDo(token, pay, vars("p-2", "tok_chargeDeclined"), &declined)
+		if declined.PayOrder.Status != "DECLINED" || declined.PayOrder.DeclineCode == nil || declined.PayOrder.Order.Status != "PLACED" {
+			t.Errorf("declined: %+v", declined.PayOrder)
+		}
+		env.MustDo(token, pay, vars("p-3", "tok_visa"), &declined)
+		if declined.PayOrder.Status != "SUCCEEDED" || declined.PayOrder.Order.Status != "PAID" {
+			t.Errorf("paid: %+v", declined.PayOrder)
+		}
+		if r := env.Do(token, pay, vars("p-4", "tok_visa")); r.Code() != "CONFLICT" {
+			t.Errorf("paying a paid order: %s", r.Raw)
+		}
+		if r := env.Do(token, pay, vars("p-3", "tok_mastercard")); r.Code() != "CONFLICT" {
+			t.Errorf("same key, other token: %s", r.Raw)
+		}
+		var rows []model.Payment
+		db.Find(&rows)
+		if len(rows) != 2 {
+			t.Errorf("%d payment rows, want the declined and the successful one", len(rows))
+		}
+		for _, ev := range env.EventsWithAction("order.pay") {
+			if !strings.Contains(ev.Arguments, `"paymentToken":"[REDACTED]"`) || strings.Contains(ev.Arguments, "tok_") {
+				t.Errorf("order.pay arguments not redacted: %s", ev.Arguments)
+			}
+		}
+		for _, s := range []string{pan, strings.ReplaceAll(pan, " ", ""), "tok_visa", "tok_chargeDeclined"} {
+			if strings.Contains(env.Logs.String(), s) {
+				t.Errorf("%q reached the logs", s)
+			}
+			for _, ev := range env.AuditEvents() {
+				if strings.Contains(ev.Arguments+ev.Reason, s) {
+					t.Errorf("%q reached the audit row %s", s, ev.Action)
+				}
+			}
 		}
 	})
 }

@@ -3,11 +3,13 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -67,7 +69,7 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: d.Config.UploadMaxBytes + 64<<10, MaxMemory: d.Config.UploadMaxBytes + 64<<10})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](d.Config.QueryCacheSize))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.Config.QueryCacheSize)})
 	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
@@ -144,7 +146,7 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 func NewHandler(d Deps) http.Handler {
 	exec := NewExecutor(d)
 	mux := http.NewServeMux()
-	gql := requirePreflightForMultipart(authenticate(d, exec))
+	gql := requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec)))
 	mux.Handle("/graphql", gql)
 	gi := graphiql.Handler("behalf GraphiQL", "/graphql")
 	mux.Handle("/graphiql", gi)
@@ -333,6 +335,38 @@ func requirePreflightForMultipart(next http.Handler) http.Handler {
 			r.Header.Get("GraphQL-Require-Preflight") == "" && r.Header.Get("Apollo-Require-Preflight") == "" {
 			writeError(w, http.StatusBadRequest, apperr.BadUserInput, "multipart requests need a GraphQL-Require-Preflight header")
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// multipartMax is the largest multipart request: the upload limit plus room for the other parts.
+func multipartMax(cfg config.Config) int64 { return cfg.UploadMaxBytes + 64<<10 }
+
+// limitMultipart refuses multipart requests over max bytes with 413 and BAD_USER_INPUT, before the
+// transport sees them (its own refusal carries no error code). A body of unknown length is buffered up
+// to max+1 bytes to find out.
+func limitMultipart(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tooLarge := func() {
+			writeError(w, http.StatusRequestEntityTooLarge, apperr.BadUserInput, fmt.Sprintf("multipart requests are limited to %d bytes", max))
+		}
+		if r.ContentLength > max {
+			tooLarge()
+			return
+		}
+		if r.ContentLength < 0 {
+			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+			if err != nil || int64(len(body)) > max {
+				tooLarge()
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
 		}
 		next.ServeHTTP(w, r)
 	})
