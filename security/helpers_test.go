@@ -135,3 +135,29 @@ func auditDump(env *apptest.Env) string {
 	}
 	return b.String()
 }
+
+// checkEvents asserts how many SUCCESS and FAILURE events an action recorded (failures carrying their
+// error code), runs check on each, and returns them oldest first.
+func checkEvents(t testing.TB, env *apptest.Env, action string, successes, failures int, check func(ev model.AuditEvent)) []model.AuditEvent {
+	t.Helper()
+	evs := env.EventsWithAction(action)
+	var s, f int
+	for _, ev := range evs {
+		switch ev.Outcome {
+		case "SUCCESS":
+			s++
+		case "FAILURE":
+			f++
+			if ev.ErrorCode == "" {
+				t.Errorf("%s failure without an error code: %+v", action, ev)
+			}
+		}
+		if check != nil {
+			check(ev)
+		}
+	}
+	if s != successes || f != failures {
+		t.Errorf("%s: %d successes and %d failures, want %d and %d", action, s, f, successes, failures)
+	}
+	return evs
+}
