@@ -2,6 +2,7 @@ package security_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"behalf/apperr"
 	"behalf/internal/apptest"
 	"behalf/internal/dbtest"
 	"behalf/model"
@@ -339,6 +341,52 @@ func TestAPIKeyLastUsedCoalesced(t *testing.T) {
 		env.MustDo(tok, `{ apiKeys { lastUsedAt } }`, nil, &list)
 		if len(list.APIKeys) != 1 || list.APIKeys[0].LastUsedAt == nil || !list.APIKeys[0].LastUsedAt.Equal(apptest.Start.Add(time.Minute)) {
 			t.Errorf("apiKeys shows %+v", list.APIKeys)
+		}
+	})
+}
+
+// TestDomainRefusesKeysAndOnBehalf: the service itself refuses credential management to API keys and
+// (except for reading one's sessions) inside login-on-behalf sessions, whatever the transport.
+func TestDomainRefusesKeysAndOnBehalf(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := apptest.New(t, db)
+		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
+		staff, staffTok := env.UserWithToken("sally.support", security.RoleSupport)
+		_, ob := openOnBehalf(t, env, staff, staffTok, customer, "call")
+		admin := env.CreateUser("root.admin", []string{security.RoleAdministrator}, nil)
+		viaKey := security.NewIdentity(admin, "") // an administrator's key: permissions are not what refuses
+		viaKey.APIKey = &model.APIKey{ID: model.NewID(), UserID: admin.ID}
+		onBehalf := security.NewIdentity(customer, "")
+		onBehalf.Operator, onBehalf.Session = staff, ob
+		svc := env.App.Security
+		calls := map[string]func(ctx context.Context) error{
+			"MySessions": func(ctx context.Context) error { _, err := svc.MySessions(ctx); return err },
+			"Sessions":   func(ctx context.Context) error { _, err := svc.Sessions(ctx, customer.ID); return err },
+			"RevokeSession": func(ctx context.Context) error {
+				_, err := svc.RevokeSession(ctx, sessionOf(t, env, custTok).ID)
+				return err
+			},
+			"RevokeAllSessions": func(ctx context.Context) error { _, err := svc.RevokeAllSessions(ctx, customer.ID); return err },
+			"ChangePassword": func(ctx context.Context) error {
+				return svc.ChangePassword(ctx, apptest.DefaultPassword, "another long passphrase")
+			},
+			"GenerateAPIKey": func(ctx context.Context) error { _, err := svc.GenerateAPIKey(ctx, "k", nil); return err },
+			"APIKeys":        func(ctx context.Context) error { _, err := svc.APIKeys(ctx); return err },
+			"RevokeAPIKey":   func(ctx context.Context) error { _, err := svc.RevokeAPIKey(ctx, model.NewID()); return err },
+		}
+		for name, call := range calls {
+			if err := call(security.WithIdentity(context.Background(), viaKey)); apperr.CodeOf(err) != apperr.Forbidden {
+				t.Errorf("%s with an API key: %v", name, err)
+			}
+			err := call(security.WithIdentity(context.Background(), onBehalf))
+			// Reading one's sessions is allowed on behalf; Sessions is refused there only for lack of
+			// security:read, which a customer never holds.
+			if want := name != "MySessions"; (apperr.CodeOf(err) == apperr.Forbidden) != want || (!want && err != nil) {
+				t.Errorf("%s on behalf: %v", name, err)
+			}
+		}
+		if !alive(t, env, custTok) {
+			t.Error("a refused call ended a session")
 		}
 	})
 }

@@ -23,13 +23,20 @@ func (s *Service) MySessions(ctx context.Context) ([]*model.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if id.APIKey != nil {
+		return nil, apperr.ErrForbidden
+	}
 	return s.liveSessionsOf(ctx, id.User.ID)
 }
 
 // Sessions lists a user's live sessions, as MySessions shows them to that user (security:read).
 func (s *Service) Sessions(ctx context.Context, userID string) ([]*model.Session, error) {
-	if _, err := Require(ctx, PermSecurityRead); err != nil {
+	id, err := Require(ctx, PermSecurityRead)
+	if err != nil {
 		return nil, err
+	}
+	if id.APIKey != nil {
+		return nil, apperr.ErrForbidden
 	}
 	if _, err := s.userByID(ctx, userID); err != nil {
 		return nil, err
@@ -83,7 +90,7 @@ func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.S
 // the session's user or operator, or hold security:sessions; otherwise the session is NOT_FOUND. It
 // reports false when the session had already ended.
 func (s *Service) RevokeSession(ctx context.Context, sessionID string) (bool, error) {
-	id, err := RequireUser(ctx)
+	id, err := s.requireOwnSession(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -116,7 +123,7 @@ func holdsSession(id *Identity, sess *model.Session) bool {
 // RevokeAllSessions revokes every live session a user holds or operates, the caller's current one
 // included when it is their own (oneself, or security:sessions); returns how many were live.
 func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, error) {
-	id, err := RequireUser(ctx)
+	id, err := s.requireOwnSession(ctx)
 	if err != nil {
 		return 0, err
 	}
