@@ -79,7 +79,9 @@ func main() {
 	for _, r := range results {
 		sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
 		ratio := "—"
-		if baseRate > 0 && r.name != results[0].name {
+		if rate(r) == 0 {
+			ratio = "all failed"
+		} else if baseRate > 0 && r.name != results[0].name {
 			ratio = fmt.Sprintf("%.1f× slower", baseRate/max(rate(r), 1e-9))
 		}
 		fmt.Printf("%-28s %10.0f %9s %9s %9s %9s %7d %s\n", r.name, rate(r), pct(r.lat, 50), pct(r.lat, 95), pct(r.lat, 99), pct(r.lat, 100), r.errs, ratio)
@@ -145,5 +147,5 @@ func run(client *http.Client, s scenario, conc int, dur time.Duration, maxReq in
 		n = maxReq
 	}
 	fmt.Fprintf(os.Stderr, "  %s: %d requests\n", strings.TrimSpace(s.name), n)
-	return result{name: s.name, n: int64(len(lat)) + (n - int64(len(lat))), errs: errs, lat: lat, elapsed: time.Since(start)}
+	return result{name: s.name, n: int64(len(lat)), errs: errs, lat: lat, elapsed: time.Since(start)}
 }
