@@ -124,8 +124,26 @@ func shop(t *testing.T, env *apptest.Env, token string) (orderView, stamped) {
 	if bulk.AddToCartFromFile.Added != 1 || len(bulk.AddToCartFromFile.Errors) != 0 {
 		t.Fatalf("file upload: %s", up.Raw)
 	}
-	var cart struct{ Cart stamped }
-	env.MustDo(token, `{ cart { `+stampFields+` } }`, nil, &cart)
+	var cart struct {
+		Cart struct {
+			stamped
+			Version int
+			Total   struct{ Amount, Currency string }
+			Items   []struct {
+				SKU       string `json:"sku"`
+				Quantity  int
+				Product   struct{ Name string }
+				UnitPrice struct{ Amount string }
+				LineTotal struct{ Amount string }
+			}
+		}
+	}
+	env.MustDo(token, `{ cart { version total { amount currency } items { sku quantity product { name } unitPrice { amount } lineTotal { amount } } `+stampFields+` } }`, nil, &cart)
+	c := cart.Cart
+	if c.Version != 2 || c.Total.Amount != "76.50" || len(c.Items) != 2 || c.Items[0].SKU != "FAS-M8-40-100" ||
+		c.Items[0].Product.Name != "FAS-M8-40-100" || c.Items[0].UnitPrice.Amount != "18.90" || c.Items[1].LineTotal.Amount != "38.70" {
+		t.Errorf("cart = %+v", c)
+	}
 
 	place := `mutation{ placeOrder(idempotencyKey:"order-1"){ id number status total{ amount currency } items{ sku quantity } } }`
 	var first, second struct{ PlaceOrder orderView }
@@ -152,7 +170,7 @@ func shop(t *testing.T, env *apptest.Env, token string) (orderView, stamped) {
 	if o.Status != "AWAITING_PAYMENT" || o.Total.Amount != "76.50" || o.Total.Currency != "EUR" || len(o.Items) != 2 || len(o.Payments) != 1 {
 		t.Errorf("order = %+v", o)
 	}
-	return o, cart.Cart
+	return o, cart.Cart.stamped
 }
 
 func checkStamp(t *testing.T, what string, s stamped, customer *model.User, actor string, operator *model.User) {
