@@ -10,6 +10,7 @@ import (
 	"behalf/directory"
 	"behalf/graph/loaders"
 	"behalf/model"
+	"behalf/onbehalf"
 	"behalf/security"
 	"behalf/store"
 )
@@ -20,6 +21,7 @@ type Resolver struct {
 	Security  *security.Service
 	Directory *directory.Service
 	Audit     *audit.Service
+	OnBehalf  *onbehalf.Service
 }
 
 func page(first *int, after *string) store.PageArgs {
