@@ -225,4 +225,3 @@ func (s *Service) ContactByID(ctx context.Context, id string) (*model.Contact, e
 	}
 	return &c, err
 }
-

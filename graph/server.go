@@ -21,6 +21,7 @@ import (
 	"behalf/graph/generated"
 	"behalf/graph/graphiql"
 	"behalf/graph/loaders"
+	"behalf/model"
 	"behalf/reqctx"
 	"behalf/resolvers"
 	"behalf/security"
@@ -61,6 +62,7 @@ func NewExecutor(d Deps) *handler.Server {
 	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf
 	cfg.Directives.DenyApiKey = denyAPIKey
+	setComplexity(&cfg.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
@@ -270,7 +272,6 @@ func withRequestContext(log zerolog.Logger, f loaders.Fetchers, next http.Handle
 	})
 }
 
-
 // credentialParams are query parameters that would carry a credential in a URL (where it leaks into
 // logs, history and Referer headers); requests using them are refused.
 var credentialParams = []string{"access_token", "token", "api_key", "apikey", "key", "authorization", "auth"}
@@ -344,4 +345,23 @@ func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string)
 	}
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}],"data":null}`, msg, code)
+}
+
+// pageCost prices a connection field: its selection once per requested node, so that a client cannot
+// ask for 100 pages of 100 nodes in one cheap-looking query.
+func pageCost(child int, first *int) int {
+	n := store.DefaultPageSize
+	if first != nil && *first >= 0 {
+		n = min(*first, store.MaxPageSize)
+	}
+	return 1 + child*max(n, 1)
+}
+
+// setComplexity prices the connection fields by page size.
+func setComplexity(c *generated.ComplexityRoot) {
+	c.Query.Users = func(child int, _ *string, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Contacts = func(child int, _ *string, _ *string, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Organizations = func(child int, _ *string, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.AuditEvents = func(child int, _ *model.AuditEventFilter, first *int, _ *string) int { return pageCost(child, first) }
+	c.Organization.Contacts = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 }
