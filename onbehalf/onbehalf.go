@@ -83,24 +83,24 @@ func (s *Service) CanLoginOnBehalf(ctx context.Context, target *model.User) bool
 // RequestTicket issues a one-time ticket for the caller to act on behalf of the user targetID, after
 // the whole policy allowed it. The ticket is bound to the caller, their session and the target.
 func (s *Service) RequestTicket(ctx context.Context, targetID string, reason *string) (*Issued, error) {
-	caller := security.FromContext(ctx)
-	if err := s.Policy.CheckCaller(caller); err != nil {
+	caller, err := security.RequireUser(ctx)
+	if err != nil {
 		return nil, err
 	}
 	why, err := validReason(reason)
 	if err != nil {
 		return nil, err
 	}
-	ev := audit.Draft(ctx)
-	ev.Reason = why
 	target, err := s.user(ctx, targetID)
 	if err != nil {
 		return nil, err
 	}
+	ev := audit.Draft(ctx)
+	ev.Reason = why
 	if target != nil {
 		ev.SubjectID, ev.SubjectLogin = &target.ID, target.Login
 	}
-	if err := s.Policy.CheckTarget(ctx, caller, target); err != nil {
+	if err := s.Policy.Check(ctx, caller, target); err != nil {
 		return nil, err
 	}
 	if caller.Session == nil {
