@@ -31,8 +31,12 @@ const (
 	ReasonTicketInvalid  = "TICKET_INVALID"  // unknown, already used or expired ticket
 	ReasonWrongOperator  = "WRONG_OPERATOR"  // valid credentials of someone other than the ticket's requester
 	ReasonOperatorLogout = "OPERATOR_LOGOUT" // the requester's own session ended since the ticket was issued
-	ReasonNotOnBehalf    = "NOT_ON_BEHALF"   // endOnBehalf outside a login-on-behalf session
-	ReasonOnBehalf       = "ON_BEHALF"       // the consent switch from inside a login-on-behalf session
+)
+
+// Other refusals (FORBIDDEN).
+const (
+	ReasonNotOnBehalf = "NOT_ON_BEHALF" // endOnBehalf outside a login-on-behalf session
+	ReasonOnBehalf    = "ON_BEHALF"     // the consent switch from inside a login-on-behalf session
 )
 
 // deny is the policy's refusal: FORBIDDEN with a generic message, the reason kept for the audit trail.

@@ -316,3 +316,24 @@ func TestReasonLength(t *testing.T) {
 		}
 	})
 }
+
+// TestExpiredTicketsSwept: asking for a ticket deletes tickets that expired over an hour ago.
+func TestExpiredTicketsSwept(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		w := newWorld(t, db)
+		w.mustTicket(w.adminTok, w.customer.ID, "")
+		w.env.Clock.Advance(time.Hour + 2*time.Minute - time.Second)
+		fresh := w.mustTicket(w.env.Login(w.admin.Login, apptest.DefaultPassword), w.customer.ID, "")
+		count := func() (n int64) { db.Table("onbehalf_tickets").Count(&n); return }
+		if n := count(); n != 2 {
+			t.Fatalf("%d tickets, want 2 (the first expired less than an hour ago)", n)
+		}
+		w.env.Clock.Advance(2 * time.Second)
+		w.mustTicket(w.env.Login(w.admin.Login, apptest.DefaultPassword), w.customer.ID, "")
+		var left []onbehalf.Ticket
+		db.Find(&left)
+		if len(left) != 2 || bytes.Equal(left[0].TicketHash, security.HashToken(fresh.Ticket)) == bytes.Equal(left[1].TicketHash, security.HashToken(fresh.Ticket)) {
+			t.Fatalf("%d tickets left, want the two recent ones", len(left))
+		}
+	})
+}

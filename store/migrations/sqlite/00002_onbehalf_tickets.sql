@@ -5,13 +5,13 @@ CREATE TABLE onbehalf_tickets (
     id                  text PRIMARY KEY,
     ticket_hash         blob NOT NULL,
     operator_id         text NOT NULL REFERENCES users(id),
-    operator_session_id text NOT NULL REFERENCES sessions(id),
+    operator_session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     target_id           text NOT NULL REFERENCES users(id),
     reason              text NOT NULL DEFAULT '',
     created_at          datetime NOT NULL,
     expires_at          datetime NOT NULL,
     used_at             datetime,
-    session_id          text REFERENCES sessions(id)
+    session_id          text REFERENCES sessions(id) ON DELETE SET NULL
 );
 CREATE UNIQUE INDEX onbehalf_tickets_hash_idx ON onbehalf_tickets (ticket_hash);
 CREATE INDEX onbehalf_tickets_expires_idx ON onbehalf_tickets (expires_at);
