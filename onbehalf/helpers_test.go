@@ -81,18 +81,21 @@ func (w *world) mustTicket(token, userID, reason string) ticket {
 	return out.LoginOnBehalf
 }
 
+// sessionView is the Session selection of the flow's operations.
+type sessionView struct {
+	ID        string
+	OnBehalf  bool
+	Reason    *string
+	ExpiresAt time.Time
+	Operator  *struct{ ID, Login string }
+}
+
 // scoped is confirmOnBehalf's result.
 type scoped struct {
 	Token     string
 	ExpiresAt time.Time
 	User      struct{ ID, Login string }
-	Session   struct {
-		ID        string
-		OnBehalf  bool
-		Reason    *string
-		ExpiresAt time.Time
-		Operator  *struct{ ID, Login string }
-	}
+	Session   sessionView
 }
 
 // confirm calls confirmOnBehalf anonymously, as the storefront window does.
@@ -129,13 +132,7 @@ type whoAmI struct {
 		ID, Login   string
 		Permissions []string
 	}
-	Session struct {
-		ID        string
-		OnBehalf  bool
-		Reason    *string
-		ExpiresAt time.Time
-		Operator  *struct{ ID, Login string }
-	}
+	Session sessionView
 }
 
 func (w *world) whoAmI(token string) whoAmI {
