@@ -161,19 +161,7 @@ func (s *Service) OrganizationByID(ctx context.Context, id string) (*model.Organ
 
 // OrganizationsByIDs loads organizations in the order of ids, for dataloaders.
 func (s *Service) OrganizationsByIDs(ctx context.Context, ids []string) ([]*model.Organization, error) {
-	var os []*model.Organization
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&os).Error; err != nil {
-		return nil, err
-	}
-	by := make(map[string]*model.Organization, len(os))
-	for _, o := range os {
-		by[o.ID] = o
-	}
-	out := make([]*model.Organization, len(ids))
-	for i, id := range ids {
-		out[i] = by[id]
-	}
-	return out, nil
+	return store.ByIDs(ctx, s.db, ids, func(x *model.Organization) string { return x.ID })
 }
 
 // Contacts lists contacts matching words of first name, last name, full name or email, optionally

@@ -401,3 +401,17 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 		_ = context.Background()
 	})
 }
+
+// TestEmptyOptionalStringsAreNull: an ordinary session has no reason and a successful event no error
+// code; both answer null rather than "".
+func TestEmptyOptionalStringsAreNull(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := apptest.New(t, db)
+		_, tok := env.UserWithToken("nora", security.RoleAdministrator)
+		r := env.Do(tok, `{ session { reason } auditEvents(first:1) { edges { node { action reason errorCode arguments } } } }`, nil)
+		want := `{"session":{"reason":null},"auditEvents":{"edges":[{"node":{"action":"auth.login","reason":null,"errorCode":null,"arguments":"{\"login\":\"nora\",\"password\":\"[REDACTED]\"}"}}]}}`
+		if string(r.Data) != want {
+			t.Fatalf("got  %s\nwant %s", r.Data, want)
+		}
+	})
+}

@@ -23,6 +23,21 @@ func (r *auditEventResolver) Subject(ctx context.Context, obj *model.AuditEvent)
 	return r.userByID(ctx, obj.SubjectID)
 }
 
+// Reason is the resolver for the reason field.
+func (r *auditEventResolver) Reason(ctx context.Context, obj *model.AuditEvent) (*string, error) {
+	return nonEmpty(obj.Reason), nil
+}
+
+// ErrorCode is the resolver for the errorCode field.
+func (r *auditEventResolver) ErrorCode(ctx context.Context, obj *model.AuditEvent) (*string, error) {
+	return nonEmpty(obj.ErrorCode), nil
+}
+
+// Arguments is the resolver for the arguments field.
+func (r *auditEventResolver) Arguments(ctx context.Context, obj *model.AuditEvent) (*string, error) {
+	return nonEmpty(obj.Arguments), nil
+}
+
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (*model.Connection[model.AuditEvent], error) {
 	if _, err := security.Require(ctx, security.PermAuditRead); err != nil {

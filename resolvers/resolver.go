@@ -56,3 +56,11 @@ func (r *Resolver) organizationByID(ctx context.Context, id *string) (*model.Org
 func authPayload(res *security.AuthResult) *model.AuthPayload {
 	return &model.AuthPayload{Token: res.Token, ExpiresAt: res.Session.ExpiresAt, User: res.User, Session: res.Session}
 }
+
+// nonEmpty maps an empty optional string to null.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

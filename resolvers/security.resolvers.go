@@ -44,6 +44,11 @@ func (r *sessionResolver) Operator(ctx context.Context, obj *model.Session) (*mo
 	return r.userByID(ctx, obj.OperatorID)
 }
 
+// Reason is the resolver for the reason field.
+func (r *sessionResolver) Reason(ctx context.Context, obj *model.Session) (*string, error) {
+	return nonEmpty(obj.Reason), nil
+}
+
 // Current is the resolver for the current field.
 func (r *sessionResolver) Current(ctx context.Context, obj *model.Session) (bool, error) {
 	return security.FromContext(ctx).SessionID() == obj.ID, nil

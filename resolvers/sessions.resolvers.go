@@ -8,46 +8,52 @@ package resolvers
 import (
 	"behalf/model"
 	"context"
-	"fmt"
 	"time"
 )
 
 // RevokeSession is the resolver for the revokeSession field.
 func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (bool, error) {
-	panic(fmt.Errorf("not implemented: RevokeSession - revokeSession"))
+	return r.Security.RevokeSession(ctx, id)
 }
 
 // RevokeAllSessions is the resolver for the revokeAllSessions field.
 func (r *mutationResolver) RevokeAllSessions(ctx context.Context, userID string) (int, error) {
-	panic(fmt.Errorf("not implemented: RevokeAllSessions - revokeAllSessions"))
+	return r.Security.RevokeAllSessions(ctx, userID)
 }
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error) {
-	panic(fmt.Errorf("not implemented: ChangePassword - changePassword"))
+	if err := r.Security.ChangePassword(ctx, currentPassword, newPassword); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // GenerateAPIKey is the resolver for the generateApiKey field.
 func (r *mutationResolver) GenerateAPIKey(ctx context.Context, name string, expiresAt *time.Time) (*model.APIKeySecret, error) {
-	panic(fmt.Errorf("not implemented: GenerateAPIKey - generateApiKey"))
+	k, err := r.Security.GenerateAPIKey(ctx, name, expiresAt)
+	if err != nil {
+		return nil, err
+	}
+	return &model.APIKeySecret{APIKey: k.Key, Secret: k.Secret}, nil
 }
 
 // RevokeAPIKey is the resolver for the revokeApiKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (bool, error) {
-	panic(fmt.Errorf("not implemented: RevokeAPIKey - revokeApiKey"))
+	return r.Security.RevokeAPIKey(ctx, id)
 }
 
 // MySessions is the resolver for the mySessions field.
 func (r *queryResolver) MySessions(ctx context.Context) ([]*model.Session, error) {
-	panic(fmt.Errorf("not implemented: MySessions - mySessions"))
+	return r.Security.MySessions(ctx)
 }
 
 // Sessions is the resolver for the sessions field.
 func (r *queryResolver) Sessions(ctx context.Context, userID string) ([]*model.Session, error) {
-	panic(fmt.Errorf("not implemented: Sessions - sessions"))
+	return r.Security.Sessions(ctx, userID)
 }
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context) ([]*model.APIKey, error) {
-	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
+	return r.Security.APIKeys(ctx)
 }

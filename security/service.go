@@ -327,19 +327,7 @@ func (s *Service) UserByID(ctx context.Context, id string) (*model.User, error) 
 
 // UsersByIDs loads users by id, in the order of ids (nil where missing); for dataloaders.
 func (s *Service) UsersByIDs(ctx context.Context, ids []string) ([]*model.User, error) {
-	var us []*model.User
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&us).Error; err != nil {
-		return nil, err
-	}
-	by := make(map[string]*model.User, len(us))
-	for _, u := range us {
-		by[u.ID] = u
-	}
-	out := make([]*model.User, len(ids))
-	for i, id := range ids {
-		out[i] = by[id]
-	}
-	return out, nil
+	return store.ByIDs(ctx, s.db, ids, func(x *model.User) string { return x.ID })
 }
 
 // GetUser returns a user: oneself, or any with security:read.

@@ -146,3 +146,21 @@ func MatchWords(q *gorm.DB, table string, search *string) *gorm.DB {
 	}
 	return q
 }
+
+// ByIDs loads rows by id and returns them in the order of ids, nil where a row is missing: the shape
+// dataloaders need.
+func ByIDs[T any](ctx context.Context, db *gorm.DB, ids []string, id func(*T) string) ([]*T, error) {
+	var rows []*T
+	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	by := make(map[string]*T, len(rows))
+	for _, r := range rows {
+		by[id(r)] = r
+	}
+	out := make([]*T, len(ids))
+	for i, k := range ids {
+		out[i] = by[k]
+	}
+	return out, nil
+}

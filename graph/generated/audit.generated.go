@@ -21,6 +21,12 @@ type AuditEventResolver interface {
 	Actor(ctx context.Context, obj *model.AuditEvent) (*model.User, error)
 
 	Subject(ctx context.Context, obj *model.AuditEvent) (*model.User, error)
+
+	Reason(ctx context.Context, obj *model.AuditEvent) (*string, error)
+
+	ErrorCode(ctx context.Context, obj *model.AuditEvent) (*string, error)
+
+	Arguments(ctx context.Context, obj *model.AuditEvent) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -347,10 +353,10 @@ func (ec *executionContext) _AuditEvent_reason(ctx context.Context, field graphq
 		field,
 		ec.fieldContext_AuditEvent_reason,
 		func(ctx context.Context) (any, error) {
-			return obj.Reason, nil
+			return ec.resolvers.AuditEvent().Reason(ctx, obj)
 		},
 		nil,
-		ec.marshalOString2string,
+		ec.marshalOString2ᚖstring,
 		true,
 		false,
 	)
@@ -360,8 +366,8 @@ func (ec *executionContext) fieldContext_AuditEvent_reason(_ context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "AuditEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
 		},
@@ -405,10 +411,10 @@ func (ec *executionContext) _AuditEvent_errorCode(ctx context.Context, field gra
 		field,
 		ec.fieldContext_AuditEvent_errorCode,
 		func(ctx context.Context) (any, error) {
-			return obj.ErrorCode, nil
+			return ec.resolvers.AuditEvent().ErrorCode(ctx, obj)
 		},
 		nil,
-		ec.marshalOString2string,
+		ec.marshalOString2ᚖstring,
 		true,
 		false,
 	)
@@ -418,8 +424,8 @@ func (ec *executionContext) fieldContext_AuditEvent_errorCode(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "AuditEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
 		},
@@ -463,10 +469,10 @@ func (ec *executionContext) _AuditEvent_arguments(ctx context.Context, field gra
 		field,
 		ec.fieldContext_AuditEvent_arguments,
 		func(ctx context.Context) (any, error) {
-			return obj.Arguments, nil
+			return ec.resolvers.AuditEvent().Arguments(ctx, obj)
 		},
 		nil,
-		ec.marshalOString2string,
+		ec.marshalOString2ᚖstring,
 		true,
 		false,
 	)
@@ -476,8 +482,8 @@ func (ec *executionContext) fieldContext_AuditEvent_arguments(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "AuditEvent",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return nil, errors.New("field of type String does not have child fields")
 		},
@@ -949,21 +955,114 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 		case "sessionId":
 			out.Values[i] = ec._AuditEvent_sessionId(ctx, field, obj)
 		case "reason":
-			out.Values[i] = ec._AuditEvent_reason(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AuditEvent_reason(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "outcome":
 			out.Values[i] = ec._AuditEvent_outcome(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorCode":
-			out.Values[i] = ec._AuditEvent_errorCode(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AuditEvent_errorCode(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "operation":
 			out.Values[i] = ec._AuditEvent_operation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "arguments":
-			out.Values[i] = ec._AuditEvent_arguments(ctx, field, obj)
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AuditEvent_arguments(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "ip":
 			out.Values[i] = ec._AuditEvent_ip(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -2672,24 +2672,42 @@ type ApiKeySecret {
 }
 
 extend type Query {
-  "My sessions, including live login-on-behalf sessions acting in my account."
+  """
+  My live sessions, newest first: those acting in my account, including login-on-behalf sessions staff
+  opened in it (with the operator shown), and the login-on-behalf sessions I operate.
+  """
   mySessions: [Session!]! @denyApiKey
-  "A user's live sessions (` + "`" + `security:read` + "`" + `)."
+  "A user's live sessions, as ` + "`" + `mySessions` + "`" + ` shows them to that user (` + "`" + `security:read` + "`" + `)."
   sessions(userId: ID!): [Session!]! @denyApiKey
-  "My API keys."
+  "My API keys that are not revoked (expired ones included), newest first. Secrets are never shown."
   apiKeys: [ApiKey!]! @denyOnBehalf @denyApiKey
 }
 
 extend type Mutation {
-  "Revokes a session: my own, one acting in my account, or any with ` + "`" + `security:sessions` + "`" + `."
-  revokeSession(id: ID!): Boolean! @denyApiKey @audit(action: "session.revoke")
-  "Revokes every live session of a user (oneself, or ` + "`" + `security:sessions` + "`" + `); returns how many."
+  """
+  Revokes a session, and the login-on-behalf sessions opened from it: my own, one acting in my account,
+  one I operate, or any with ` + "`" + `security:sessions` + "`" + ` (others' sessions are NOT_FOUND). False when it had
+  already ended. Not inside a login-on-behalf session (the operator ends theirs with ` + "`" + `endOnBehalf` + "`" + `).
+  """
+  revokeSession(id: ID!): Boolean! @denyOnBehalf @denyApiKey @audit(action: "session.revoke")
+  """
+  Revokes every live session of a user, those they operate included (oneself — the current session too —
+  or any user with ` + "`" + `security:sessions` + "`" + `); returns how many were live.
+  """
   revokeAllSessions(userId: ID!): Int! @denyOnBehalf @denyApiKey @audit(action: "session.revokeAll")
-  "Changes my password; revokes my other sessions and every login-on-behalf session I operate."
+  """
+  Changes my password; revokes my other sessions and every login-on-behalf session I operate. A wrong
+  ` + "`" + `currentPassword` + "`" + ` is UNAUTHENTICATED and counts toward the account's throttle; the new one needs at
+  least 12 characters, must differ from login, email and the current password, and must not be common.
+  """
   changePassword(currentPassword: String!, newPassword: String!): Boolean! @denyOnBehalf @denyApiKey @audit(action: "auth.password.change")
-  "Generates an API key acting with my permissions; the secret is returned once."
+  """
+  Generates an API key acting with my permissions (but never managing keys or sessions, nor logging in
+  on behalf); the secret is returned once. ` + "`" + `name` + "`" + ` 1–100 characters; ` + "`" + `expiresAt` + "`" + `, if given, in the
+  future. At most 50 live keys per user (CONFLICT beyond).
+  """
   generateApiKey(name: String!, expiresAt: Time): ApiKeySecret! @denyOnBehalf @denyApiKey @audit(action: "apikey.generate")
-  "Revokes one of my API keys."
+  "Revokes one of my API keys (others' are NOT_FOUND); false when it was already revoked."
   revokeApiKey(id: ID!): Boolean! @denyOnBehalf @denyApiKey @audit(action: "apikey.revoke")
 }
 `, BuiltIn: false},

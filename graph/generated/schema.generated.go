@@ -1878,13 +1878,20 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.directives.DenyOnBehalf == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
+				}
+				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				if ec.directives.DenyApiKey == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive0)
+				return ec.directives.DenyApiKey(ctx, nil, directive1)
 			}
-			directive2 := func(ctx context.Context) (any, error) {
+			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "session.revoke")
 				if err != nil {
 					var zeroVal bool
@@ -1894,10 +1901,10 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive1, action)
+				return ec.directives.Audit(ctx, nil, directive2, action)
 			}
 
-			next = directive2
+			next = directive3
 			return next
 		},
 		ec.marshalNBoolean2bool,

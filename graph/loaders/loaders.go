@@ -35,7 +35,7 @@ func batch[T any](f func(ctx context.Context, ids []string) ([]*T, error)) func(
 
 // New returns fresh loaders for one request.
 func New(f Fetchers) *Loaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(100 * time.Microsecond)
 	return &Loaders{
 		Users:         dataloadgen.NewLoader(batch(f.Users), wait),
 		Organizations: dataloadgen.NewLoader(batch(f.Organizations), wait),

@@ -1,0 +1,65 @@
+package security_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"behalf/audit"
+	"behalf/internal/clock"
+	"behalf/internal/dbtest"
+	"behalf/security"
+	"behalf/store"
+)
+
+// BenchmarkAuthenticate measures what every authenticated request pays before its resolvers run: the
+// database checks behind a session token, a login-on-behalf token and an API key. It runs on SQLite,
+// and on PostgreSQL when BEHALF_TEST_POSTGRES_URL is set (bash scripts/test.sh -run '^$' -bench
+// Authenticate ./security/).
+func BenchmarkAuthenticate(b *testing.B) {
+	for _, dialect := range []string{store.SQLite, store.Postgres} {
+		b.Run(dialect, func(b *testing.B) {
+			db := dbtest.Open(b, dialect)
+			clk := clock.Real{}
+			svc := security.New(db, clk, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clk), security.DefaultOptions)
+			ctx := context.Background()
+			user := func(login string, role string) *security.AuthResult {
+				u, err := svc.CreateUserUnchecked(ctx, security.CreateUserInput{
+					Login: login, Email: login + "@example.com", Password: "benchmark passphrase", Roles: []string{role},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := svc.NewSession(ctx, security.NewSessionInput{User: u, TTL: time.Hour, Idle: time.Hour})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return res
+			}
+			customer, staff := user("carla", security.RoleCustomer), user("sally", security.RoleSupport)
+			ob, err := svc.NewSession(ctx, security.NewSessionInput{
+				User: customer.User, Operator: staff.User, Parent: staff.Session, Reason: "benchmark", TTL: time.Hour, Idle: time.Hour,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id := security.NewIdentity(customer.User, "")
+			id.Session = customer.Session
+			key, err := svc.GenerateAPIKey(security.WithIdentity(ctx, id), "benchmark", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range []struct{ name, token string }{
+				{"session", customer.Token}, {"onbehalf", ob.Token}, {"apikey", key.Secret},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						if _, err := svc.Authenticate(ctx, c.token); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

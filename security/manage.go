@@ -1,0 +1,204 @@
+package security
+
+import (
+	"context"
+	"errors"
+
+	"behalf/apperr"
+	"behalf/audit"
+	"behalf/model"
+	"behalf/store"
+
+	"gorm.io/gorm"
+)
+
+// Who may see and revoke a session: its user (whose account it acts in), its operator (the staff member
+// acting in a login-on-behalf session: it is theirs too), or anyone holding security:sessions. To
+// everyone else a session id does not exist (NOT_FOUND), so other users' session ids are not revealed.
+
+// MySessions lists the caller's live sessions: those acting in their account (including login-on-behalf
+// sessions staff opened in it, with the operator shown) and the login-on-behalf sessions they operate.
+func (s *Service) MySessions(ctx context.Context) ([]*model.Session, error) {
+	id, err := RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id.APIKey != nil {
+		return nil, apperr.ErrForbidden
+	}
+	return s.liveSessionsOf(ctx, id.User.ID)
+}
+
+// Sessions lists a user's live sessions, as MySessions shows them to that user (security:read).
+func (s *Service) Sessions(ctx context.Context, userID string) ([]*model.Session, error) {
+	id, err := Require(ctx, PermSecurityRead)
+	if err != nil {
+		return nil, err
+	}
+	if id.APIKey != nil {
+		return nil, apperr.ErrForbidden
+	}
+	if _, err := s.userByID(ctx, userID); err != nil {
+		return nil, err
+	}
+	return s.liveSessionsOf(ctx, userID)
+}
+
+// liveSessionsOf returns the live sessions the user holds or operates, newest first. Liveness is what
+// Authenticate enforces: not revoked, before the absolute expiry, within the idle timeout, and for a
+// login-on-behalf session, its operator's own session still live.
+func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.Session, error) {
+	now := s.clock.Now()
+	db := store.Conn(ctx, s.db)
+	var all []*model.Session
+	if err := db.Where("(user_id = ? OR operator_id = ?) AND revoked_at IS NULL AND expires_at > ?", userID, userID, now).
+		Order("id DESC").Find(&all).Error; err != nil {
+		return nil, err
+	}
+	var parentIDs []string
+	for _, sess := range all {
+		if sess.ParentSessionID != nil {
+			parentIDs = append(parentIDs, *sess.ParentSessionID)
+		}
+	}
+	parents := map[string]*model.Session{}
+	if len(parentIDs) > 0 {
+		var ps []*model.Session
+		if err := db.Where("id IN ?", parentIDs).Find(&ps).Error; err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			parents[p.ID] = p
+		}
+	}
+	out := make([]*model.Session, 0, len(all))
+	for _, sess := range all {
+		if !sessionLive(sess, now) {
+			continue
+		}
+		if sess.ParentSessionID != nil {
+			if p := parents[*sess.ParentSessionID]; p == nil || p.RevokedAt != nil || !now.Before(p.ExpiresAt) {
+				continue
+			}
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// RevokeSession revokes a session and the login-on-behalf sessions opened from it. The caller must be
+// the session's user or operator, or hold security:sessions; otherwise the session is NOT_FOUND. It
+// reports false when the session had already ended.
+func (s *Service) RevokeSession(ctx context.Context, sessionID string) (bool, error) {
+	id, err := s.requireOwnSession(ctx)
+	if err != nil {
+		return false, err
+	}
+	var sess model.Session
+	err = store.Conn(ctx, s.db).First(&sess, "id = ?", sessionID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, apperr.ErrNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if !holdsSession(id, &sess) && !id.Has(PermSecuritySessions) {
+		return false, apperr.ErrNotFound
+	}
+	if err := s.draftSubject(ctx, sess.UserID); err != nil {
+		return false, err
+	}
+	if sess.RevokedAt != nil || !s.clock.Now().Before(sess.ExpiresAt) {
+		return false, nil
+	}
+	return true, s.revokeSessionTree(ctx, sess.ID, "revoked by "+id.Actor().Login)
+}
+
+// holdsSession reports whether the session is the identity's own: it acts in their account or they
+// operate it.
+func holdsSession(id *Identity, sess *model.Session) bool {
+	return sess.UserID == id.User.ID || (sess.OperatorID != nil && *sess.OperatorID == id.User.ID)
+}
+
+// RevokeAllSessions revokes every live session a user holds or operates, the caller's current one
+// included when it is their own (oneself, or security:sessions); returns how many were live.
+func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, error) {
+	id, err := s.requireOwnSession(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if userID != id.User.ID && !id.Has(PermSecuritySessions) {
+		return 0, apperr.ErrForbidden
+	}
+	if err := s.draftSubject(ctx, userID); err != nil {
+		return 0, err
+	}
+	live, err := s.liveSessionsOf(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	// The login-on-behalf sessions opened from the user's own sessions are among those they operate.
+	if _, err := s.RevokeUserSessions(ctx, userID, "all sessions revoked by "+id.Actor().Login); err != nil {
+		return 0, err
+	}
+	return len(live), nil
+}
+
+// draftSubject names the user as the subject of the current mutation's audit event; NOT_FOUND when
+// there is no such user.
+func (s *Service) draftSubject(ctx context.Context, userID string) error {
+	u, err := s.userByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	ev := audit.Draft(ctx)
+	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
+	return nil
+}
+
+// ChangePassword replaces the caller's password after checking the current one (a wrong one is
+// UNAUTHENTICATED and counts toward the account's throttle, like a failed login). The new password must
+// satisfy the policy and differ from the current one. Every other session the caller holds, and every
+// login-on-behalf session they operate, is revoked; the current session stays.
+func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPassword string) error {
+	id, err := s.requireOwnSession(ctx)
+	if err != nil {
+		return err
+	}
+	if currentPassword == "" {
+		return apperr.Input("currentPassword", "current password is required")
+	}
+	u, err := s.CheckPassword(ctx, id.User.Login, currentPassword)
+	if err != nil {
+		return err
+	}
+	if err := ValidatePassword(newPassword, u.Login, u.Email); err != nil {
+		return onField(err, "newPassword")
+	}
+	if newPassword == currentPassword {
+		return apperr.Input("newPassword", "new password must differ from the current one")
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	db := store.Conn(ctx, s.db)
+	if err := db.Model(&model.User{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error; err != nil {
+		return err
+	}
+	return db.Model(&model.Session{}).
+		Where("(user_id = ? OR operator_id = ?) AND id <> ? AND revoked_at IS NULL", u.ID, u.ID, id.SessionID()).
+		Updates(map[string]any{"revoked_at": now, "revoked_reason": "password changed"}).Error
+}
+
+// onField moves an input error to another argument name (the policy names it "password").
+func onField(err error, field string) error {
+	if e, ok := apperr.As(err); ok && e.Code == apperr.BadUserInput {
+		c := *e
+		c.Field = field
+		return &c
+	}
+	return err
+}
