@@ -19,11 +19,12 @@ const (
 	qLoginOnBehalf = `mutation($u:ID!, $r:String) { loginOnBehalf(userId:$u, reason:$r) { ticket url expiresAt user { id login } } }`
 	qConfirm       = `mutation($t:String!, $l:String!, $p:String!) { confirmOnBehalf(ticket:$t, login:$l, password:$p) {
 		token expiresAt user { id login } session { id onBehalf reason expiresAt operator { id login } } } }`
-	qWhoAmI      = `{ me { id login permissions } session { id onBehalf reason expiresAt operator { id login } } }`
-	qEnd         = `mutation { endOnBehalf }`
-	qSetConsent  = `mutation($a:Boolean!) { setAllowLoginOnBehalf(allow:$a) { id allowLoginOnBehalf } }`
-	qUpdateUser  = `mutation($in:UpdateUserInput!) { updateUser(input:$in) { id } }`
-	qCanLoginFor = `query($u:ID!) { user(id:$u) { canLoginOnBehalf allowLoginOnBehalf } }`
+	qWhoAmI        = `{ me { id login permissions } session { id onBehalf reason expiresAt operator { id login } } }`
+	qEnd           = `mutation { endOnBehalf }`
+	qSetConsent    = `mutation($a:Boolean!) { setAllowLoginOnBehalf(allow:$a) { id allowLoginOnBehalf } }`
+	qUpdateUser    = `mutation($in:UpdateUserInput!) { updateUser(input:$in) { id } }`
+	qCanLoginFor   = `query($u:ID!) { user(id:$u) { canLoginOnBehalf allowLoginOnBehalf } }`
+	qRevokeSession = `mutation($id:ID!) { revokeSession(id:$id) }`
 )
 
 // world is a server with the cast of the flow: two administrators, a support engineer and customers.

@@ -1,7 +1,6 @@
 package onbehalf_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -52,6 +51,22 @@ func TestScopedSession(t *testing.T) {
 		if admin.Me.ID != w.admin.ID || admin.Session.OnBehalf || admin.Session.Operator != nil || admin.Session.ID != w.adminSession {
 			t.Errorf("admin's own session %+v", admin)
 		}
+		// The customer sees it among their sessions, with the operator.
+		var mine struct {
+			MySessions []struct {
+				ID       string
+				OnBehalf bool
+				Operator *struct{ Login string }
+			}
+		}
+		w.env.MustDo(w.customerTok, `{ mySessions { id onBehalf operator { login } } }`, nil, &mine)
+		found := false
+		for _, m := range mine.MySessions {
+			found = found || (m.ID == s.Session.ID && m.OnBehalf && m.Operator != nil && m.Operator.Login == w.admin.Login)
+		}
+		if !found {
+			t.Errorf("mySessions of the customer: %+v", mine.MySessions)
+		}
 		// The token is stored only as a hash.
 		var sess model.Session
 		db.First(&sess, "id = ?", s.Session.ID)
@@ -80,6 +95,7 @@ func deniedInSession(w *world) map[string]struct {
 		"changePassword":        {`mutation { changePassword(currentPassword:"x", newPassword:"a brand new password") }`, nil},
 		"generateApiKey":        {`mutation { generateApiKey(name:"k") { secret } }`, nil},
 		"revokeApiKey":          {`mutation($id:ID!) { revokeApiKey(id:$id) }`, vars("id", model.NewID())},
+		"revokeSession":         {qRevokeSession, vars("id", model.NewID())},
 		"revokeAllSessions":     {`mutation($u:ID!) { revokeAllSessions(userId:$u) }`, vars("u", w.customer.ID)},
 		"apiKeys":               {`{ apiKeys { id } }`, nil},
 	}
@@ -132,8 +148,9 @@ func TestEndOnBehalfOutsideSession(t *testing.T) {
 }
 
 // TestCascades: the scoped session dies, with the next request answered UNAUTHENTICATED, when the
-// operator ends it, logs out, is locked, loses the permission or has their own session revoked; when
-// the customer is locked, withdraws consent or becomes staff; and when an administrator revokes it.
+// operator ends it, logs out, is locked, loses the permission, has their own session revoked or changes
+// their password; when the customer is locked, withdraws consent or becomes staff; and when an
+// administrator (or the customer) revokes it.
 func TestCascades(t *testing.T) {
 	cases := []struct {
 		name string
@@ -147,7 +164,12 @@ func TestCascades(t *testing.T) {
 			return nil
 		}},
 		{"operator's own session revoked", func(w *world, s scoped) error {
-			return w.env.App.Security.RevokeSessionTree(context.Background(), w.adminSession, "revoked")
+			w.env.MustDo(w.admin2Tok, qRevokeSession, vars("id", w.adminSession), nil)
+			return nil
+		}},
+		{"operator changes password", func(w *world, s scoped) error {
+			w.env.MustDo(w.adminTok, `mutation { changePassword(currentPassword:"`+apptest.DefaultPassword+`", newPassword:"a brand new passphrase") }`, nil, nil)
+			return nil
 		}},
 		{"customer locked", func(w *world, s scoped) error {
 			w.update(map[string]any{"id": w.customer.ID, "locked": true})
@@ -162,8 +184,12 @@ func TestCascades(t *testing.T) {
 			return nil
 		}},
 		{"administrator revokes it", func(w *world, s scoped) error {
-			// What revokeSession (sessions issue) does for an administrator.
-			return w.env.App.Security.RevokeSessionTree(context.Background(), s.Session.ID, "revoked by admin")
+			w.env.MustDo(w.admin2Tok, qRevokeSession, vars("id", s.Session.ID), nil)
+			return nil
+		}},
+		{"customer revokes it", func(w *world, s scoped) error {
+			w.env.MustDo(w.customerTok, qRevokeSession, vars("id", s.Session.ID), nil)
+			return nil
 		}},
 	}
 	for _, c := range cases {
