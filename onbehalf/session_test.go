@@ -8,6 +8,7 @@ import (
 	"behalf/internal/apptest"
 	"behalf/internal/dbtest"
 	"behalf/model"
+	"behalf/onbehalf"
 
 	"gorm.io/gorm"
 )
@@ -112,6 +113,15 @@ func TestDeniedInScopedSession(t *testing.T) {
 			if got := w.code(s.Token, c.query, c.vars); got != "FORBIDDEN" {
 				t.Errorf("%s in the scoped session: %q, want FORBIDDEN", name, got)
 			}
+		}
+		// Asking for or confirming a login on behalf from inside one is the policy's NESTED.
+		for _, ev := range w.env.EventsWithAction("onbehalf.denied") {
+			if ev.Reason != onbehalf.ReasonNested || !ev.OnBehalf {
+				t.Errorf("%s refused in the session: reason %q onBehalf %v, want NESTED", ev.Operation, ev.Reason, ev.OnBehalf)
+			}
+		}
+		if n := len(w.env.EventsWithAction("onbehalf.denied")); n != 2 {
+			t.Errorf("%d onbehalf.denied events, want 2 (loginOnBehalf, confirmOnBehalf)", n)
 		}
 		var cust model.User
 		db.First(&cust, "id = ?", w.customer.ID)
