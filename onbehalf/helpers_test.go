@@ -29,7 +29,7 @@ const (
 
 // world is a server with the cast of the flow: two administrators, a support engineer and customers.
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	env *apptest.Env
 	// admin asks for tickets; admin2 changes users behind admin's back.
 	admin, admin2, support, customer, customer2  *model.User
@@ -37,7 +37,7 @@ type world struct {
 	adminSession                                 string // the id of adminTok's session
 }
 
-func newWorld(t *testing.T, db *gorm.DB, opts ...func(*config.Config)) *world {
+func newWorld(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *world {
 	t.Helper()
 	w := &world{t: t, env: apptest.New(t, db, opts...)}
 	w.admin, w.adminTok = w.env.UserWithToken("ada.admin", security.RoleAdministrator)
