@@ -12,6 +12,7 @@ import (
 	"behalf/graph"
 	"behalf/graph/loaders"
 	"behalf/internal/clock"
+	"behalf/onbehalf"
 	"behalf/resolvers"
 	"behalf/security"
 
@@ -29,6 +30,7 @@ type App struct {
 	Security  *security.Service
 	Directory *directory.Service
 	Commerce  *commerce.Service
+	OnBehalf  *onbehalf.Service
 	Handler   http.Handler
 }
 
@@ -48,9 +50,12 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
 	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
 	a.Directory = directory.New(db, clk)
+	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
+	// Every request of a login-on-behalf session re-checks the whole policy.
+	a.Security.Guard = a.OnBehalf.Policy.Guard
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
 		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
-	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, Commerce: a.Commerce}
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
 	a.Handler = graph.NewHandler(graph.Deps{
 		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
 		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},

@@ -6,6 +6,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/model"
+	"behalf/onbehalf"
 	"behalf/security"
 	"behalf/store"
 
@@ -19,6 +20,13 @@ var failureActions = map[string]string{
 	"auth.login":         "auth.login.failed",
 	"onbehalf.requested": "onbehalf.denied",
 	"onbehalf.started":   "onbehalf.denied",
+}
+
+// failureReasons renames a directive's refusal reason where the action's policy has its own code: a
+// login on behalf asked for or confirmed from inside a login-on-behalf session is the policy's NESTED.
+var failureReasons = map[string]map[string]string{
+	"onbehalf.requested": {ErrOnBehalfDenied.Reason: onbehalf.ReasonNested},
+	"onbehalf.started":   {ErrOnBehalfDenied.Reason: onbehalf.ReasonNested},
 }
 
 // auditDirective runs a mutation and its audit event in one transaction. On failure the transaction
@@ -55,6 +63,9 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 		}
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			ev.Reason = e.Reason
+			if r, ok := failureReasons[action][e.Reason]; ok {
+				ev.Reason = r
+			}
 		}
 		// Failure bookkeeping must not hide the original error; a failure here is logged by the caller's
 		// error presenter only through the returned err.

@@ -8,30 +8,37 @@ package resolvers
 import (
 	"behalf/model"
 	"context"
-	"fmt"
 )
 
 // LoginOnBehalf is the resolver for the loginOnBehalf field.
 func (r *mutationResolver) LoginOnBehalf(ctx context.Context, userID string, reason *string) (*model.OnBehalfTicket, error) {
-	panic(fmt.Errorf("not implemented: LoginOnBehalf - loginOnBehalf"))
+	t, err := r.OnBehalf.RequestTicket(ctx, userID, reason)
+	if err != nil {
+		return nil, err
+	}
+	return &model.OnBehalfTicket{Ticket: t.Ticket, URL: t.URL, ExpiresAt: t.ExpiresAt, User: t.User}, nil
 }
 
 // ConfirmOnBehalf is the resolver for the confirmOnBehalf field.
 func (r *mutationResolver) ConfirmOnBehalf(ctx context.Context, ticket string, login string, password string) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: ConfirmOnBehalf - confirmOnBehalf"))
+	res, err := r.OnBehalf.Confirm(ctx, ticket, login, password)
+	if err != nil {
+		return nil, err
+	}
+	return authPayload(res), nil
 }
 
 // EndOnBehalf is the resolver for the endOnBehalf field.
 func (r *mutationResolver) EndOnBehalf(ctx context.Context) (bool, error) {
-	panic(fmt.Errorf("not implemented: EndOnBehalf - endOnBehalf"))
+	return r.OnBehalf.End(ctx)
 }
 
 // SetAllowLoginOnBehalf is the resolver for the setAllowLoginOnBehalf field.
 func (r *mutationResolver) SetAllowLoginOnBehalf(ctx context.Context, allow bool) (*model.User, error) {
-	panic(fmt.Errorf("not implemented: SetAllowLoginOnBehalf - setAllowLoginOnBehalf"))
+	return r.OnBehalf.SetConsent(ctx, allow)
 }
 
 // MyOnBehalfActivity is the resolver for the myOnBehalfActivity field.
 func (r *queryResolver) MyOnBehalfActivity(ctx context.Context, first *int, after *string) (*model.Connection[model.AuditEvent], error) {
-	panic(fmt.Errorf("not implemented: MyOnBehalfActivity - myOnBehalfActivity"))
+	return r.OnBehalf.Activity(ctx, page(first, after))
 }

@@ -11,6 +11,7 @@ import (
 	"behalf/directory"
 	"behalf/graph/loaders"
 	"behalf/model"
+	"behalf/onbehalf"
 	"behalf/security"
 	"behalf/store"
 )
@@ -22,6 +23,7 @@ type Resolver struct {
 	Directory *directory.Service
 	Audit     *audit.Service
 	Commerce  *commerce.Service
+	OnBehalf  *onbehalf.Service
 }
 
 func page(first *int, after *string) store.PageArgs {

@@ -10,7 +10,6 @@ import (
 	"behalf/model"
 	"behalf/security"
 	"context"
-	"fmt"
 )
 
 // CreateUser is the resolver for the createUser field.
@@ -80,7 +79,7 @@ func (r *userResolver) AllowLoginOnBehalf(ctx context.Context, obj *model.User) 
 
 // CanLoginOnBehalf is the resolver for the canLoginOnBehalf field.
 func (r *userResolver) CanLoginOnBehalf(ctx context.Context, obj *model.User) (bool, error) {
-	panic(fmt.Errorf("not implemented: CanLoginOnBehalf - canLoginOnBehalf"))
+	return r.OnBehalf.CanLoginOnBehalf(ctx, obj), nil
 }
 
 // Session returns generated.SessionResolver implementation.

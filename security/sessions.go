@@ -346,3 +346,6 @@ func (s *Service) authenticateAPIKey(ctx context.Context, bearer string) (*Ident
 	id.APIKey = &key
 	return id, nil
 }
+
+// SessionLive reports whether sess is usable at now: not revoked, not expired, not idle too long.
+func SessionLive(sess *model.Session, now time.Time) bool { return sessionLive(sess, now) }

@@ -2654,10 +2654,10 @@ extend type Query {
 }
 
 extend type Mutation {
-  "Creates a user account (` + "`" + `security:write` + "`" + `)."
-  createUser(input: CreateUserInput!): User! @audit(action: "user.create")
-  "Changes a user's email, roles or lock (` + "`" + `security:write` + "`" + `)."
-  updateUser(input: UpdateUserInput!): User! @audit(action: "user.update")
+  "Creates a user account (` + "`" + `security:write` + "`" + `; never inside a login-on-behalf session)."
+  createUser(input: CreateUserInput!): User! @denyOnBehalf @audit(action: "user.create")
+  "Changes a user's email, roles or lock (` + "`" + `security:write` + "`" + `; never inside a login-on-behalf session)."
+  updateUser(input: UpdateUserInput!): User! @denyOnBehalf @audit(action: "user.update")
 }
 `, BuiltIn: false},
 	{Name: "../../schema/sessions.graphqls", Input: `"An API key for an integration. The secret is never shown again after generateApiKey."

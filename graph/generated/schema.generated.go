@@ -1704,6 +1704,13 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.directives.DenyOnBehalf == nil {
+					var zeroVal *model.User
+					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
+				}
+				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "user.create")
 				if err != nil {
 					var zeroVal *model.User
@@ -1713,10 +1720,10 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.directives.Audit(ctx, nil, directive1, action)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
@@ -1785,6 +1792,13 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.directives.DenyOnBehalf == nil {
+					var zeroVal *model.User
+					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
+				}
+				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "user.update")
 				if err != nil {
 					var zeroVal *model.User
@@ -1794,10 +1808,10 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.directives.Audit(ctx, nil, directive1, action)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
