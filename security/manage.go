@@ -55,29 +55,17 @@ func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.S
 		Order("id DESC").Find(&all).Error; err != nil {
 		return nil, err
 	}
-	var parentIDs []string
-	for _, sess := range all {
-		if sess.ParentSessionID != nil {
-			parentIDs = append(parentIDs, *sess.ParentSessionID)
-		}
-	}
-	parents := map[string]*model.Session{}
-	if len(parentIDs) > 0 {
-		var ps []*model.Session
-		if err := db.Where("id IN ?", parentIDs).Find(&ps).Error; err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			parents[p.ID] = p
-		}
-	}
 	out := make([]*model.Session, 0, len(all))
 	for _, sess := range all {
 		if !sessionLive(sess, now) {
 			continue
 		}
-		if sess.ParentSessionID != nil {
-			if p := parents[*sess.ParentSessionID]; p == nil || p.RevokedAt != nil || !now.Before(p.ExpiresAt) {
+		if sess.OnBehalf {
+			subject, err := s.userByID(ctx, sess.UserID)
+			if err != nil {
+				continue
+			}
+			if _, err := s.onBehalfOperator(ctx, sess, subject, now); err != nil {
 				continue
 			}
 		}

@@ -263,9 +263,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Identity, e
 	id := NewIdentity(u, orgID)
 	id.Session = &sess
 	if sess.OnBehalf {
-		if err := s.checkOnBehalfSession(ctx, &sess, u, id, now); err != nil {
+		op, err := s.onBehalfOperator(ctx, &sess, u, now)
+		if err != nil {
 			return nil, apperr.ErrUnauthenticated
 		}
+		id.Operator = op
 	}
 	if now.Sub(sess.LastSeenAt) >= s.opt.LastSeenInterval {
 		// Coalesced: a busy session writes at most once per interval.
@@ -282,36 +284,37 @@ func sessionLive(sess *model.Session, now time.Time) bool {
 	return sess.IdleSeconds <= 0 || now.Sub(sess.LastSeenAt) < sess.IdleTimeout()
 }
 
-// checkOnBehalfSession keeps a login-on-behalf session alive only while its operator's own session
-// lives, the operator is unlocked and still allowed, and the subject is unlocked and eligible.
-func (s *Service) checkOnBehalfSession(ctx context.Context, sess *model.Session, subject *model.User, id *Identity, now time.Time) error {
-	if sess.OperatorID == nil {
-		return apperr.ErrUnauthenticated
+// onBehalfOperator keeps a login-on-behalf session alive only while its operator's own session
+// lives, the operator is unlocked and the policy (Guard) still lets them act for the subject; it
+// returns the operator. Authentication and session listings both use it, so a session listed as live
+// is one whose next request would be accepted.
+func (s *Service) onBehalfOperator(ctx context.Context, sess *model.Session, subject *model.User, now time.Time) (*model.User, error) {
+	if sess.OperatorID == nil || subject.Locked {
+		return nil, apperr.ErrUnauthenticated
 	}
 	op, err := s.userByID(ctx, *sess.OperatorID)
 	if err != nil || op.Locked {
-		return apperr.ErrUnauthenticated
+		return nil, apperr.ErrUnauthenticated
 	}
 	if sess.ParentSessionID != nil {
 		var parent model.Session
 		if err := s.db.WithContext(ctx).First(&parent, "id = ?", *sess.ParentSessionID).Error; err != nil {
-			return apperr.ErrUnauthenticated
+			return nil, apperr.ErrUnauthenticated
 		}
 		if parent.RevokedAt != nil || !now.Before(parent.ExpiresAt) {
-			return apperr.ErrUnauthenticated
+			return nil, apperr.ErrUnauthenticated
 		}
 	}
 	opOrg, err := s.OrganizationOf(ctx, op)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.Guard != nil {
 		if err := s.Guard(ctx, op, opOrg, subject); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	id.Operator = op
-	return nil
+	return op, nil
 }
 
 func (s *Service) authenticateAPIKey(ctx context.Context, bearer string) (*Identity, error) {
