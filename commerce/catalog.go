@@ -55,10 +55,10 @@ func newProduct(in CreateProductInput) (*model.Product, error) {
 		return nil, apperr.Input("sku", "sku must be 1–64 letters, digits, '-', '_' or '.', starting with a letter or digit")
 	}
 	var err error
-	if p.Name, err = textField("name", in.Name, 1, 200); err != nil {
+	if p.Name, err = apperr.Text("name", in.Name, 1, 200); err != nil {
 		return nil, err
 	}
-	if p.Description, err = textField("description", in.Description, 0, 4000); err != nil {
+	if p.Description, err = apperr.MultilineText("description", in.Description, 0, 4000); err != nil {
 		return nil, err
 	}
 	if p.Currency, err = money.NormalizeCurrency(in.Currency); err != nil {

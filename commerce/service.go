@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/internal/clock"
@@ -89,18 +88,6 @@ func validSKU(sku string) bool {
 		}
 	}
 	return true
-}
-
-func textField(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	n := utf8.RuneCountInString(v)
-	if n < min {
-		return "", apperr.Input(field, field+" is required")
-	}
-	if n > max {
-		return "", apperr.Input(field, field+" is too long")
-	}
-	return v, nil
 }
 
 // validKey checks an idempotency key: 1–255 printable characters.

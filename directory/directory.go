@@ -7,7 +7,6 @@ import (
 	"errors"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/internal/clock"
@@ -44,24 +43,12 @@ func readScope(ctx context.Context) (string, error) {
 	return "", apperr.ErrForbidden
 }
 
-func textField(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	n := utf8.RuneCountInString(v)
-	if n < min {
-		return "", apperr.Input(field, field+" is required")
-	}
-	if n > max {
-		return "", apperr.Newf(apperr.BadUserInput, "%s must be at most %d characters", field, max)
-	}
-	return v, nil
-}
-
 // CreateOrganization creates an organization (customers:write).
 func (s *Service) CreateOrganization(ctx context.Context, name string) (*model.Organization, error) {
 	if _, err := security.Require(ctx, security.PermCustomersWrite); err != nil {
 		return nil, err
 	}
-	name, err := textField("name", name, 1, 200)
+	name, err := apperr.Text("name", name, 1, 200)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +75,10 @@ func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*mo
 	}
 	var err error
 	c := &model.Contact{ID: model.NewID()}
-	if c.FirstName, err = textField("firstName", in.FirstName, 1, 100); err != nil {
+	if c.FirstName, err = apperr.Text("firstName", in.FirstName, 1, 100); err != nil {
 		return nil, err
 	}
-	if c.LastName, err = textField("lastName", in.LastName, 1, 100); err != nil {
+	if c.LastName, err = apperr.Text("lastName", in.LastName, 1, 100); err != nil {
 		return nil, err
 	}
 	c.Email = strings.TrimSpace(in.Email)

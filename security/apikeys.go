@@ -5,8 +5,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/audit"
@@ -79,17 +77,8 @@ func (s *Service) GenerateAPIKey(ctx context.Context, name string, expiresAt *ti
 }
 
 func validateKeyName(name string) error {
-	n := utf8.RuneCountInString(name)
-	if n == 0 {
-		return apperr.Input("name", "name is required")
-	}
-	if n > 100 {
-		return apperr.Input("name", "name must be at most 100 characters")
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return apperr.Input("name", "name must not contain control characters")
-	}
-	return nil
+	_, err := apperr.Text("name", name, 1, 100)
+	return err
 }
 
 // APIKeys lists the caller's unrevoked keys (expired ones included, so their owner sees why they stopped
