@@ -3,7 +3,9 @@
 package app
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"behalf/audit"
 	"behalf/commerce"
@@ -61,4 +63,29 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
 	})
 	return a
+}
+
+// Sweep deletes what has outlived its use: idempotency keys past their lifetime (tickets are swept
+// as new ones are issued). It returns how many rows went.
+func (a *App) Sweep(ctx context.Context) (int64, error) {
+	return a.Commerce.PurgeIdempotencyKeys(ctx)
+}
+
+// RunSweeper calls Sweep every interval until ctx ends, logging what it removed.
+func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.Sweep(ctx)
+			if err != nil {
+				a.Log.Error().Err(err).Msg("sweep failed")
+			} else if n > 0 {
+				a.Log.Info().Int64("rows", n).Msg("swept expired idempotency keys")
+			}
+		}
+	}
 }

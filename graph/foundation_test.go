@@ -371,6 +371,12 @@ func TestTransportsAndProbes(t *testing.T) {
 		if r := small.Do(tok, `{ users(first:100) { edges { node { id login email roles contact { id } } } } }`, nil); r.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 			t.Errorf("complexity: %s", r.Raw)
 		}
+		if r := small.Do(tok, `{ products(first:100) { edges { node { sku name price { amount } } } } }`, nil); r.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("products complexity: %s", r.Raw)
+		}
+		if r := small.Do(tok, `{ orders(first:100) { edges { node { id number } } } }`, nil); r.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Errorf("orders complexity: %s", r.Raw)
+		}
 		if r := small.Do(tok, `{ organizations(first:10) { edges { node { contacts(first:10) { edges { node { id } } } } } } }`, nil); r.Code() != "COMPLEXITY_LIMIT_EXCEEDED" {
 			t.Errorf("nested complexity: %s", r.Raw)
 		}

@@ -398,4 +398,7 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.Query.Organizations = func(child int, _ *string, first *int, _ *string) int { return pageCost(child, first) }
 	c.Query.AuditEvents = func(child int, _ *model.AuditEventFilter, first *int, _ *string) int { return pageCost(child, first) }
 	c.Organization.Contacts = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.MyOnBehalfActivity = func(child int, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Products = func(child int, _ *string, first *int, _ *string) int { return pageCost(child, first) }
+	c.Query.Orders = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 }

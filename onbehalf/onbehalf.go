@@ -8,9 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/audit"
@@ -132,11 +130,7 @@ func validReason(reason *string) (string, error) {
 	if reason == nil {
 		return "", nil
 	}
-	r := strings.TrimSpace(*reason)
-	if !utf8.ValidString(r) || utf8.RuneCountInString(r) > MaxReasonLength {
-		return "", apperr.Input("reason", "reason must be at most 500 characters")
-	}
-	return r, nil
+	return apperr.MultilineText("reason", *reason, 0, MaxReasonLength)
 }
 
 // user loads a user, nil when there is none.
