@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"net/http"
+	"strings"
+
+	"behalf/apperr"
+	"behalf/security"
+
+	"github.com/rs/zerolog"
+)
+
+// credentialParams are query parameters that would carry a credential in a URL (where it leaks into
+// logs, history and Referer headers); requests using them are refused.
+var credentialParams = []string{"access_token", "token", "api_key", "apikey", "key", "authorization", "auth"}
+
+// authenticate resolves the bearer credential to an identity. Invalid, expired or revoked credentials
+// get UNAUTHENTICATED for the whole request rather than silently running as anonymous.
+func authenticate(d Deps, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		for _, p := range credentialParams {
+			if q.Has(p) {
+				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "credentials are accepted only in the Authorization header")
+				return
+			}
+		}
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "use Authorization: Bearer <token>")
+			return
+		}
+		ctx := r.Context()
+		id, err := d.Security.Authenticate(ctx, strings.TrimSpace(token))
+		if err != nil {
+			if apperr.CodeOf(err) == apperr.Unauthenticated {
+				writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "invalid, expired or revoked credentials")
+				return
+			}
+			zerolog.Ctx(ctx).Error().Err(err).Msg("authentication failed")
+			writeError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error")
+			return
+		}
+		lc := zerolog.Ctx(ctx).With().Str("user_id", id.Actor().ID)
+		if id.OnBehalf() {
+			lc = lc.Str("operator_id", id.Operator.ID).Str("subject_id", id.User.ID)
+		}
+		if id.Session != nil {
+			lc = lc.Str("session_id", id.Session.ID)
+		}
+		if id.APIKey != nil {
+			lc = lc.Str("api_key_id", id.APIKey.ID)
+		}
+		l := lc.Logger()
+		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context { return l.With() })
+		ctx = security.WithIdentity(l.WithContext(ctx), id)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}

@@ -1,0 +1,67 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"behalf/apperr"
+	"behalf/graph/generated"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// NewExecutor builds the gqlgen handler with explicit transports and extensions.
+func NewExecutor(d Deps) *handler.Server {
+	cfg := generated.Config{Resolvers: d.Resolver}
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
+	cfg.Directives.DenyOnBehalf = denyOnBehalf
+	cfg.Directives.DenyApiKey = denyAPIKey
+	setComplexity(&cfg.Complexity)
+	srv := handler.New(generated.NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](d.Config.QueryCacheSize))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.Config.QueryCacheSize)})
+	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
+	if !d.Config.Production() {
+		srv.Use(extension.Introspection{})
+	}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if oc := graphql.GetOperationContext(ctx); oc != nil {
+			if rl := requestLogFrom(ctx); rl != nil {
+				rl.setOperation(oc.OperationName)
+			}
+		}
+		return next(ctx)
+	})
+	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+		res, err := next(ctx)
+		if err != nil {
+			var ae *apperr.Error
+			var ge *gqlerror.Error
+			if !errors.As(err, &ae) && !errors.As(err, &ge) && !errors.As(err, new(internalError)) {
+				err = internalError{err}
+			}
+		}
+		return res, err
+	})
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return presentError(ctx, err)
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")
+		return internalError{fmt.Errorf("panic: %v", p)}
+	})
+	return srv
+}
