@@ -6,32 +6,21 @@ import (
 	"behalf/model"
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/introspection"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
 func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
-	return &executableSchema{
-		schema:     cfg.Schema,
-		resolvers:  cfg.Resolvers,
-		directives: cfg.Directives,
-		complexity: cfg.Complexity,
-	}
+	return &executableSchema{SchemaData: cfg.Schema, Resolvers: cfg.Resolvers, Directives: cfg.Directives, ComplexityRoot: cfg.Complexity}
 }
 
-type Config struct {
-	Schema     *ast.Schema
-	Resolvers  ResolverRoot
-	Directives DirectiveRoot
-	Complexity ComplexityRoot
-}
+type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEvent() AuditEventResolver
@@ -347,510 +336,450 @@ type ComplexityRoot struct {
 	}
 }
 
-type executableSchema struct {
-	schema     *ast.Schema
-	resolvers  ResolverRoot
-	directives DirectiveRoot
-	complexity ComplexityRoot
-}
+type executableSchema graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 func (e *executableSchema) Schema() *ast.Schema {
-	if e.schema != nil {
-		return e.schema
+	if e.SchemaData != nil {
+		return e.SchemaData
 	}
 	return parsedSchema
 }
 
 func (e *executableSchema) Complexity(ctx context.Context, typeName, field string, childComplexity int, rawArgs map[string]any) (int, bool) {
-	ec := executionContext{nil, e, 0, 0, nil}
+	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
 
 	case "ApiKey.createdAt":
-		if e.complexity.ApiKey.CreatedAt == nil {
+		if e.ComplexityRoot.ApiKey.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.ApiKey.CreatedAt(childComplexity), true
 	case "ApiKey.expiresAt":
-		if e.complexity.ApiKey.ExpiresAt == nil {
+		if e.ComplexityRoot.ApiKey.ExpiresAt == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.ExpiresAt(childComplexity), true
-
+		return e.ComplexityRoot.ApiKey.ExpiresAt(childComplexity), true
 	case "ApiKey.id":
-		if e.complexity.ApiKey.ID == nil {
+		if e.ComplexityRoot.ApiKey.ID == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.ID(childComplexity), true
-
+		return e.ComplexityRoot.ApiKey.ID(childComplexity), true
 	case "ApiKey.lastUsedAt":
-		if e.complexity.ApiKey.LastUsedAt == nil {
+		if e.ComplexityRoot.ApiKey.LastUsedAt == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.LastUsedAt(childComplexity), true
-
+		return e.ComplexityRoot.ApiKey.LastUsedAt(childComplexity), true
 	case "ApiKey.name":
-		if e.complexity.ApiKey.Name == nil {
+		if e.ComplexityRoot.ApiKey.Name == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.Name(childComplexity), true
-
+		return e.ComplexityRoot.ApiKey.Name(childComplexity), true
 	case "ApiKey.prefix":
-		if e.complexity.ApiKey.Prefix == nil {
+		if e.ComplexityRoot.ApiKey.Prefix == nil {
 			break
 		}
 
-		return e.complexity.ApiKey.Prefix(childComplexity), true
+		return e.ComplexityRoot.ApiKey.Prefix(childComplexity), true
 
 	case "ApiKeySecret.apiKey":
-		if e.complexity.ApiKeySecret.APIKey == nil {
+		if e.ComplexityRoot.ApiKeySecret.APIKey == nil {
 			break
 		}
 
-		return e.complexity.ApiKeySecret.APIKey(childComplexity), true
-
+		return e.ComplexityRoot.ApiKeySecret.APIKey(childComplexity), true
 	case "ApiKeySecret.secret":
-		if e.complexity.ApiKeySecret.Secret == nil {
+		if e.ComplexityRoot.ApiKeySecret.Secret == nil {
 			break
 		}
 
-		return e.complexity.ApiKeySecret.Secret(childComplexity), true
+		return e.ComplexityRoot.ApiKeySecret.Secret(childComplexity), true
 
 	case "AuditEvent.action":
-		if e.complexity.AuditEvent.Action == nil {
+		if e.ComplexityRoot.AuditEvent.Action == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Action(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Action(childComplexity), true
 	case "AuditEvent.actor":
-		if e.complexity.AuditEvent.Actor == nil {
+		if e.ComplexityRoot.AuditEvent.Actor == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Actor(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Actor(childComplexity), true
 	case "AuditEvent.actorLogin":
-		if e.complexity.AuditEvent.ActorLogin == nil {
+		if e.ComplexityRoot.AuditEvent.ActorLogin == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.ActorLogin(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.ActorLogin(childComplexity), true
 	case "AuditEvent.arguments":
-		if e.complexity.AuditEvent.Arguments == nil {
+		if e.ComplexityRoot.AuditEvent.Arguments == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Arguments(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Arguments(childComplexity), true
 	case "AuditEvent.at":
-		if e.complexity.AuditEvent.At == nil {
+		if e.ComplexityRoot.AuditEvent.At == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.At(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.At(childComplexity), true
 	case "AuditEvent.errorCode":
-		if e.complexity.AuditEvent.ErrorCode == nil {
+		if e.ComplexityRoot.AuditEvent.ErrorCode == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.ErrorCode(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.ErrorCode(childComplexity), true
 	case "AuditEvent.id":
-		if e.complexity.AuditEvent.ID == nil {
+		if e.ComplexityRoot.AuditEvent.ID == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.ID(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.ID(childComplexity), true
 	case "AuditEvent.ip":
-		if e.complexity.AuditEvent.IP == nil {
+		if e.ComplexityRoot.AuditEvent.IP == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.IP(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.IP(childComplexity), true
 	case "AuditEvent.onBehalf":
-		if e.complexity.AuditEvent.OnBehalf == nil {
+		if e.ComplexityRoot.AuditEvent.OnBehalf == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.OnBehalf(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.OnBehalf(childComplexity), true
 	case "AuditEvent.operation":
-		if e.complexity.AuditEvent.Operation == nil {
+		if e.ComplexityRoot.AuditEvent.Operation == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Operation(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Operation(childComplexity), true
 	case "AuditEvent.outcome":
-		if e.complexity.AuditEvent.Outcome == nil {
+		if e.ComplexityRoot.AuditEvent.Outcome == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Outcome(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Outcome(childComplexity), true
 	case "AuditEvent.reason":
-		if e.complexity.AuditEvent.Reason == nil {
+		if e.ComplexityRoot.AuditEvent.Reason == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Reason(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Reason(childComplexity), true
 	case "AuditEvent.requestId":
-		if e.complexity.AuditEvent.RequestID == nil {
+		if e.ComplexityRoot.AuditEvent.RequestID == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.RequestID(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.RequestID(childComplexity), true
 	case "AuditEvent.sessionId":
-		if e.complexity.AuditEvent.SessionID == nil {
+		if e.ComplexityRoot.AuditEvent.SessionID == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.SessionID(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.SessionID(childComplexity), true
 	case "AuditEvent.subject":
-		if e.complexity.AuditEvent.Subject == nil {
+		if e.ComplexityRoot.AuditEvent.Subject == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.Subject(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.Subject(childComplexity), true
 	case "AuditEvent.subjectLogin":
-		if e.complexity.AuditEvent.SubjectLogin == nil {
+		if e.ComplexityRoot.AuditEvent.SubjectLogin == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.SubjectLogin(childComplexity), true
-
+		return e.ComplexityRoot.AuditEvent.SubjectLogin(childComplexity), true
 	case "AuditEvent.userAgent":
-		if e.complexity.AuditEvent.UserAgent == nil {
+		if e.ComplexityRoot.AuditEvent.UserAgent == nil {
 			break
 		}
 
-		return e.complexity.AuditEvent.UserAgent(childComplexity), true
+		return e.ComplexityRoot.AuditEvent.UserAgent(childComplexity), true
 
 	case "AuditEventConnection.edges":
-		if e.complexity.AuditEventConnection.Edges == nil {
+		if e.ComplexityRoot.AuditEventConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.AuditEventConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.AuditEventConnection.Edges(childComplexity), true
 	case "AuditEventConnection.pageInfo":
-		if e.complexity.AuditEventConnection.PageInfo == nil {
+		if e.ComplexityRoot.AuditEventConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.AuditEventConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.AuditEventConnection.PageInfo(childComplexity), true
 	case "AuditEventConnection.totalCount":
-		if e.complexity.AuditEventConnection.TotalCount == nil {
+		if e.ComplexityRoot.AuditEventConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.AuditEventConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.AuditEventConnection.TotalCount(childComplexity), true
 
 	case "AuditEventEdge.cursor":
-		if e.complexity.AuditEventEdge.Cursor == nil {
+		if e.ComplexityRoot.AuditEventEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.AuditEventEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.AuditEventEdge.Cursor(childComplexity), true
 	case "AuditEventEdge.node":
-		if e.complexity.AuditEventEdge.Node == nil {
+		if e.ComplexityRoot.AuditEventEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.AuditEventEdge.Node(childComplexity), true
+		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
 	case "AuthPayload.expiresAt":
-		if e.complexity.AuthPayload.ExpiresAt == nil {
+		if e.ComplexityRoot.AuthPayload.ExpiresAt == nil {
 			break
 		}
 
-		return e.complexity.AuthPayload.ExpiresAt(childComplexity), true
-
+		return e.ComplexityRoot.AuthPayload.ExpiresAt(childComplexity), true
 	case "AuthPayload.session":
-		if e.complexity.AuthPayload.Session == nil {
+		if e.ComplexityRoot.AuthPayload.Session == nil {
 			break
 		}
 
-		return e.complexity.AuthPayload.Session(childComplexity), true
-
+		return e.ComplexityRoot.AuthPayload.Session(childComplexity), true
 	case "AuthPayload.token":
-		if e.complexity.AuthPayload.Token == nil {
+		if e.ComplexityRoot.AuthPayload.Token == nil {
 			break
 		}
 
-		return e.complexity.AuthPayload.Token(childComplexity), true
-
+		return e.ComplexityRoot.AuthPayload.Token(childComplexity), true
 	case "AuthPayload.user":
-		if e.complexity.AuthPayload.User == nil {
+		if e.ComplexityRoot.AuthPayload.User == nil {
 			break
 		}
 
-		return e.complexity.AuthPayload.User(childComplexity), true
+		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
 
 	case "BulkAddError.line":
-		if e.complexity.BulkAddError.Line == nil {
+		if e.ComplexityRoot.BulkAddError.Line == nil {
 			break
 		}
 
-		return e.complexity.BulkAddError.Line(childComplexity), true
-
+		return e.ComplexityRoot.BulkAddError.Line(childComplexity), true
 	case "BulkAddError.message":
-		if e.complexity.BulkAddError.Message == nil {
+		if e.ComplexityRoot.BulkAddError.Message == nil {
 			break
 		}
 
-		return e.complexity.BulkAddError.Message(childComplexity), true
-
+		return e.ComplexityRoot.BulkAddError.Message(childComplexity), true
 	case "BulkAddError.sku":
-		if e.complexity.BulkAddError.Sku == nil {
+		if e.ComplexityRoot.BulkAddError.Sku == nil {
 			break
 		}
 
-		return e.complexity.BulkAddError.Sku(childComplexity), true
+		return e.ComplexityRoot.BulkAddError.Sku(childComplexity), true
 
 	case "BulkAddResult.added":
-		if e.complexity.BulkAddResult.Added == nil {
+		if e.ComplexityRoot.BulkAddResult.Added == nil {
 			break
 		}
 
-		return e.complexity.BulkAddResult.Added(childComplexity), true
-
+		return e.ComplexityRoot.BulkAddResult.Added(childComplexity), true
 	case "BulkAddResult.cart":
-		if e.complexity.BulkAddResult.Cart == nil {
+		if e.ComplexityRoot.BulkAddResult.Cart == nil {
 			break
 		}
 
-		return e.complexity.BulkAddResult.Cart(childComplexity), true
-
+		return e.ComplexityRoot.BulkAddResult.Cart(childComplexity), true
 	case "BulkAddResult.errors":
-		if e.complexity.BulkAddResult.Errors == nil {
+		if e.ComplexityRoot.BulkAddResult.Errors == nil {
 			break
 		}
 
-		return e.complexity.BulkAddResult.Errors(childComplexity), true
+		return e.ComplexityRoot.BulkAddResult.Errors(childComplexity), true
 
 	case "Cart.createdBy":
-		if e.complexity.Cart.CreatedBy == nil {
+		if e.ComplexityRoot.Cart.CreatedBy == nil {
 			break
 		}
 
-		return e.complexity.Cart.CreatedBy(childComplexity), true
-
+		return e.ComplexityRoot.Cart.CreatedBy(childComplexity), true
 	case "Cart.customer":
-		if e.complexity.Cart.Customer == nil {
+		if e.ComplexityRoot.Cart.Customer == nil {
 			break
 		}
 
-		return e.complexity.Cart.Customer(childComplexity), true
-
+		return e.ComplexityRoot.Cart.Customer(childComplexity), true
 	case "Cart.id":
-		if e.complexity.Cart.ID == nil {
+		if e.ComplexityRoot.Cart.ID == nil {
 			break
 		}
 
-		return e.complexity.Cart.ID(childComplexity), true
-
+		return e.ComplexityRoot.Cart.ID(childComplexity), true
 	case "Cart.items":
-		if e.complexity.Cart.Items == nil {
+		if e.ComplexityRoot.Cart.Items == nil {
 			break
 		}
 
-		return e.complexity.Cart.Items(childComplexity), true
-
+		return e.ComplexityRoot.Cart.Items(childComplexity), true
 	case "Cart.modifiedBy":
-		if e.complexity.Cart.ModifiedBy == nil {
+		if e.ComplexityRoot.Cart.ModifiedBy == nil {
 			break
 		}
 
-		return e.complexity.Cart.ModifiedBy(childComplexity), true
-
+		return e.ComplexityRoot.Cart.ModifiedBy(childComplexity), true
 	case "Cart.operator":
-		if e.complexity.Cart.Operator == nil {
+		if e.ComplexityRoot.Cart.Operator == nil {
 			break
 		}
 
-		return e.complexity.Cart.Operator(childComplexity), true
-
+		return e.ComplexityRoot.Cart.Operator(childComplexity), true
 	case "Cart.total":
-		if e.complexity.Cart.Total == nil {
+		if e.ComplexityRoot.Cart.Total == nil {
 			break
 		}
 
-		return e.complexity.Cart.Total(childComplexity), true
-
+		return e.ComplexityRoot.Cart.Total(childComplexity), true
 	case "Cart.version":
-		if e.complexity.Cart.Version == nil {
+		if e.ComplexityRoot.Cart.Version == nil {
 			break
 		}
 
-		return e.complexity.Cart.Version(childComplexity), true
+		return e.ComplexityRoot.Cart.Version(childComplexity), true
 
 	case "CartItem.lineTotal":
-		if e.complexity.CartItem.LineTotal == nil {
+		if e.ComplexityRoot.CartItem.LineTotal == nil {
 			break
 		}
 
-		return e.complexity.CartItem.LineTotal(childComplexity), true
-
+		return e.ComplexityRoot.CartItem.LineTotal(childComplexity), true
 	case "CartItem.product":
-		if e.complexity.CartItem.Product == nil {
+		if e.ComplexityRoot.CartItem.Product == nil {
 			break
 		}
 
-		return e.complexity.CartItem.Product(childComplexity), true
-
+		return e.ComplexityRoot.CartItem.Product(childComplexity), true
 	case "CartItem.quantity":
-		if e.complexity.CartItem.Quantity == nil {
+		if e.ComplexityRoot.CartItem.Quantity == nil {
 			break
 		}
 
-		return e.complexity.CartItem.Quantity(childComplexity), true
-
+		return e.ComplexityRoot.CartItem.Quantity(childComplexity), true
 	case "CartItem.sku":
-		if e.complexity.CartItem.SKU == nil {
+		if e.ComplexityRoot.CartItem.SKU == nil {
 			break
 		}
 
-		return e.complexity.CartItem.SKU(childComplexity), true
-
+		return e.ComplexityRoot.CartItem.SKU(childComplexity), true
 	case "CartItem.unitPrice":
-		if e.complexity.CartItem.UnitPrice == nil {
+		if e.ComplexityRoot.CartItem.UnitPrice == nil {
 			break
 		}
 
-		return e.complexity.CartItem.UnitPrice(childComplexity), true
+		return e.ComplexityRoot.CartItem.UnitPrice(childComplexity), true
 
 	case "Contact.accounts":
-		if e.complexity.Contact.Accounts == nil {
+		if e.ComplexityRoot.Contact.Accounts == nil {
 			break
 		}
 
-		return e.complexity.Contact.Accounts(childComplexity), true
-
+		return e.ComplexityRoot.Contact.Accounts(childComplexity), true
 	case "Contact.createdAt":
-		if e.complexity.Contact.CreatedAt == nil {
+		if e.ComplexityRoot.Contact.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.Contact.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.Contact.CreatedAt(childComplexity), true
 	case "Contact.email":
-		if e.complexity.Contact.Email == nil {
+		if e.ComplexityRoot.Contact.Email == nil {
 			break
 		}
 
-		return e.complexity.Contact.Email(childComplexity), true
-
+		return e.ComplexityRoot.Contact.Email(childComplexity), true
 	case "Contact.firstName":
-		if e.complexity.Contact.FirstName == nil {
+		if e.ComplexityRoot.Contact.FirstName == nil {
 			break
 		}
 
-		return e.complexity.Contact.FirstName(childComplexity), true
-
+		return e.ComplexityRoot.Contact.FirstName(childComplexity), true
 	case "Contact.fullName":
-		if e.complexity.Contact.FullName == nil {
+		if e.ComplexityRoot.Contact.FullName == nil {
 			break
 		}
 
-		return e.complexity.Contact.FullName(childComplexity), true
-
+		return e.ComplexityRoot.Contact.FullName(childComplexity), true
 	case "Contact.id":
-		if e.complexity.Contact.ID == nil {
+		if e.ComplexityRoot.Contact.ID == nil {
 			break
 		}
 
-		return e.complexity.Contact.ID(childComplexity), true
-
+		return e.ComplexityRoot.Contact.ID(childComplexity), true
 	case "Contact.lastName":
-		if e.complexity.Contact.LastName == nil {
+		if e.ComplexityRoot.Contact.LastName == nil {
 			break
 		}
 
-		return e.complexity.Contact.LastName(childComplexity), true
-
+		return e.ComplexityRoot.Contact.LastName(childComplexity), true
 	case "Contact.organization":
-		if e.complexity.Contact.Organization == nil {
+		if e.ComplexityRoot.Contact.Organization == nil {
 			break
 		}
 
-		return e.complexity.Contact.Organization(childComplexity), true
-
+		return e.ComplexityRoot.Contact.Organization(childComplexity), true
 	case "Contact.phone":
-		if e.complexity.Contact.Phone == nil {
+		if e.ComplexityRoot.Contact.Phone == nil {
 			break
 		}
 
-		return e.complexity.Contact.Phone(childComplexity), true
+		return e.ComplexityRoot.Contact.Phone(childComplexity), true
 
 	case "ContactConnection.edges":
-		if e.complexity.ContactConnection.Edges == nil {
+		if e.ComplexityRoot.ContactConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.ContactConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.ContactConnection.Edges(childComplexity), true
 	case "ContactConnection.pageInfo":
-		if e.complexity.ContactConnection.PageInfo == nil {
+		if e.ComplexityRoot.ContactConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.ContactConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.ContactConnection.PageInfo(childComplexity), true
 	case "ContactConnection.totalCount":
-		if e.complexity.ContactConnection.TotalCount == nil {
+		if e.ComplexityRoot.ContactConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.ContactConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.ContactConnection.TotalCount(childComplexity), true
 
 	case "ContactEdge.cursor":
-		if e.complexity.ContactEdge.Cursor == nil {
+		if e.ComplexityRoot.ContactEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.ContactEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.ContactEdge.Cursor(childComplexity), true
 	case "ContactEdge.node":
-		if e.complexity.ContactEdge.Node == nil {
+		if e.ComplexityRoot.ContactEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.ContactEdge.Node(childComplexity), true
+		return e.ComplexityRoot.ContactEdge.Node(childComplexity), true
 
 	case "Money.amount":
-		if e.complexity.Money.Amount == nil {
+		if e.ComplexityRoot.Money.Amount == nil {
 			break
 		}
 
-		return e.complexity.Money.Amount(childComplexity), true
-
+		return e.ComplexityRoot.Money.Amount(childComplexity), true
 	case "Money.currency":
-		if e.complexity.Money.Currency == nil {
+		if e.ComplexityRoot.Money.Currency == nil {
 			break
 		}
 
-		return e.complexity.Money.Currency(childComplexity), true
+		return e.ComplexityRoot.Money.Currency(childComplexity), true
 
 	case "Mutation.addToCart":
-		if e.complexity.Mutation.AddToCart == nil {
+		if e.ComplexityRoot.Mutation.AddToCart == nil {
 			break
 		}
 
@@ -859,10 +788,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.AddToCart(childComplexity, args["sku"].(string), args["quantity"].(int)), true
-
+		return e.ComplexityRoot.Mutation.AddToCart(childComplexity, args["sku"].(string), args["quantity"].(int)), true
 	case "Mutation.addToCartFromFile":
-		if e.complexity.Mutation.AddToCartFromFile == nil {
+		if e.ComplexityRoot.Mutation.AddToCartFromFile == nil {
 			break
 		}
 
@@ -871,10 +799,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.AddToCartFromFile(childComplexity, args["file"].(graphql.Upload)), true
-
+		return e.ComplexityRoot.Mutation.AddToCartFromFile(childComplexity, args["file"].(graphql.Upload)), true
 	case "Mutation.changePassword":
-		if e.complexity.Mutation.ChangePassword == nil {
+		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
 		}
 
@@ -883,10 +810,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.ChangePassword(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
-
+		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
 	case "Mutation.confirmOnBehalf":
-		if e.complexity.Mutation.ConfirmOnBehalf == nil {
+		if e.ComplexityRoot.Mutation.ConfirmOnBehalf == nil {
 			break
 		}
 
@@ -895,10 +821,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.ConfirmOnBehalf(childComplexity, args["ticket"].(string), args["login"].(string), args["password"].(string)), true
-
+		return e.ComplexityRoot.Mutation.ConfirmOnBehalf(childComplexity, args["ticket"].(string), args["login"].(string), args["password"].(string)), true
 	case "Mutation.createContact":
-		if e.complexity.Mutation.CreateContact == nil {
+		if e.ComplexityRoot.Mutation.CreateContact == nil {
 			break
 		}
 
@@ -907,10 +832,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.CreateContact(childComplexity, args["input"].(model.CreateContactInput)), true
-
+		return e.ComplexityRoot.Mutation.CreateContact(childComplexity, args["input"].(model.CreateContactInput)), true
 	case "Mutation.createOrganization":
-		if e.complexity.Mutation.CreateOrganization == nil {
+		if e.ComplexityRoot.Mutation.CreateOrganization == nil {
 			break
 		}
 
@@ -919,10 +843,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.CreateOrganization(childComplexity, args["input"].(model.CreateOrganizationInput)), true
-
+		return e.ComplexityRoot.Mutation.CreateOrganization(childComplexity, args["input"].(model.CreateOrganizationInput)), true
 	case "Mutation.createProduct":
-		if e.complexity.Mutation.CreateProduct == nil {
+		if e.ComplexityRoot.Mutation.CreateProduct == nil {
 			break
 		}
 
@@ -931,10 +854,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.CreateProduct(childComplexity, args["input"].(model.CreateProductInput)), true
-
+		return e.ComplexityRoot.Mutation.CreateProduct(childComplexity, args["input"].(model.CreateProductInput)), true
 	case "Mutation.createUser":
-		if e.complexity.Mutation.CreateUser == nil {
+		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
 		}
 
@@ -943,17 +865,15 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
-
+		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
 	case "Mutation.endOnBehalf":
-		if e.complexity.Mutation.EndOnBehalf == nil {
+		if e.ComplexityRoot.Mutation.EndOnBehalf == nil {
 			break
 		}
 
-		return e.complexity.Mutation.EndOnBehalf(childComplexity), true
-
+		return e.ComplexityRoot.Mutation.EndOnBehalf(childComplexity), true
 	case "Mutation.generateApiKey":
-		if e.complexity.Mutation.GenerateAPIKey == nil {
+		if e.ComplexityRoot.Mutation.GenerateAPIKey == nil {
 			break
 		}
 
@@ -962,10 +882,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.GenerateAPIKey(childComplexity, args["name"].(string), args["expiresAt"].(*time.Time)), true
-
+		return e.ComplexityRoot.Mutation.GenerateAPIKey(childComplexity, args["name"].(string), args["expiresAt"].(*time.Time)), true
 	case "Mutation.login":
-		if e.complexity.Mutation.Login == nil {
+		if e.ComplexityRoot.Mutation.Login == nil {
 			break
 		}
 
@@ -974,10 +893,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.Login(childComplexity, args["login"].(string), args["password"].(string)), true
-
+		return e.ComplexityRoot.Mutation.Login(childComplexity, args["login"].(string), args["password"].(string)), true
 	case "Mutation.loginOnBehalf":
-		if e.complexity.Mutation.LoginOnBehalf == nil {
+		if e.ComplexityRoot.Mutation.LoginOnBehalf == nil {
 			break
 		}
 
@@ -986,17 +904,15 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.LoginOnBehalf(childComplexity, args["userId"].(string), args["reason"].(*string)), true
-
+		return e.ComplexityRoot.Mutation.LoginOnBehalf(childComplexity, args["userId"].(string), args["reason"].(*string)), true
 	case "Mutation.logout":
-		if e.complexity.Mutation.Logout == nil {
+		if e.ComplexityRoot.Mutation.Logout == nil {
 			break
 		}
 
-		return e.complexity.Mutation.Logout(childComplexity), true
-
+		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
 	case "Mutation.payOrder":
-		if e.complexity.Mutation.PayOrder == nil {
+		if e.ComplexityRoot.Mutation.PayOrder == nil {
 			break
 		}
 
@@ -1005,10 +921,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(string), args["paymentToken"].(*string)), true
-
+		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(string), args["paymentToken"].(*string)), true
 	case "Mutation.placeOrder":
-		if e.complexity.Mutation.PlaceOrder == nil {
+		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
 		}
 
@@ -1017,10 +932,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.PlaceOrder(childComplexity, args["idempotencyKey"].(string)), true
-
+		return e.ComplexityRoot.Mutation.PlaceOrder(childComplexity, args["idempotencyKey"].(string)), true
 	case "Mutation.removeFromCart":
-		if e.complexity.Mutation.RemoveFromCart == nil {
+		if e.ComplexityRoot.Mutation.RemoveFromCart == nil {
 			break
 		}
 
@@ -1029,10 +943,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.RemoveFromCart(childComplexity, args["sku"].(string)), true
-
+		return e.ComplexityRoot.Mutation.RemoveFromCart(childComplexity, args["sku"].(string)), true
 	case "Mutation.revokeApiKey":
-		if e.complexity.Mutation.RevokeAPIKey == nil {
+		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
 		}
 
@@ -1041,10 +954,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeAllSessions":
-		if e.complexity.Mutation.RevokeAllSessions == nil {
+		if e.ComplexityRoot.Mutation.RevokeAllSessions == nil {
 			break
 		}
 
@@ -1053,10 +965,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.RevokeAllSessions(childComplexity, args["userId"].(string)), true
-
+		return e.ComplexityRoot.Mutation.RevokeAllSessions(childComplexity, args["userId"].(string)), true
 	case "Mutation.revokeSession":
-		if e.complexity.Mutation.RevokeSession == nil {
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
 		}
 
@@ -1065,10 +976,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.RevokeSession(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["id"].(string)), true
 	case "Mutation.setAllowLoginOnBehalf":
-		if e.complexity.Mutation.SetAllowLoginOnBehalf == nil {
+		if e.ComplexityRoot.Mutation.SetAllowLoginOnBehalf == nil {
 			break
 		}
 
@@ -1077,10 +987,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.SetAllowLoginOnBehalf(childComplexity, args["allow"].(bool)), true
-
+		return e.ComplexityRoot.Mutation.SetAllowLoginOnBehalf(childComplexity, args["allow"].(bool)), true
 	case "Mutation.updateCartItem":
-		if e.complexity.Mutation.UpdateCartItem == nil {
+		if e.ComplexityRoot.Mutation.UpdateCartItem == nil {
 			break
 		}
 
@@ -1089,10 +998,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.UpdateCartItem(childComplexity, args["sku"].(string), args["quantity"].(int)), true
-
+		return e.ComplexityRoot.Mutation.UpdateCartItem(childComplexity, args["sku"].(string), args["quantity"].(int)), true
 	case "Mutation.updateUser":
-		if e.complexity.Mutation.UpdateUser == nil {
+		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
 		}
 
@@ -1101,185 +1009,165 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Mutation.UpdateUser(childComplexity, args["input"].(model.UpdateUserInput)), true
+		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["input"].(model.UpdateUserInput)), true
 
 	case "OnBehalfTicket.expiresAt":
-		if e.complexity.OnBehalfTicket.ExpiresAt == nil {
+		if e.ComplexityRoot.OnBehalfTicket.ExpiresAt == nil {
 			break
 		}
 
-		return e.complexity.OnBehalfTicket.ExpiresAt(childComplexity), true
-
+		return e.ComplexityRoot.OnBehalfTicket.ExpiresAt(childComplexity), true
 	case "OnBehalfTicket.ticket":
-		if e.complexity.OnBehalfTicket.Ticket == nil {
+		if e.ComplexityRoot.OnBehalfTicket.Ticket == nil {
 			break
 		}
 
-		return e.complexity.OnBehalfTicket.Ticket(childComplexity), true
-
+		return e.ComplexityRoot.OnBehalfTicket.Ticket(childComplexity), true
 	case "OnBehalfTicket.url":
-		if e.complexity.OnBehalfTicket.URL == nil {
+		if e.ComplexityRoot.OnBehalfTicket.URL == nil {
 			break
 		}
 
-		return e.complexity.OnBehalfTicket.URL(childComplexity), true
-
+		return e.ComplexityRoot.OnBehalfTicket.URL(childComplexity), true
 	case "OnBehalfTicket.user":
-		if e.complexity.OnBehalfTicket.User == nil {
+		if e.ComplexityRoot.OnBehalfTicket.User == nil {
 			break
 		}
 
-		return e.complexity.OnBehalfTicket.User(childComplexity), true
+		return e.ComplexityRoot.OnBehalfTicket.User(childComplexity), true
 
 	case "Order.createdAt":
-		if e.complexity.Order.CreatedAt == nil {
+		if e.ComplexityRoot.Order.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.Order.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.Order.CreatedAt(childComplexity), true
 	case "Order.createdBy":
-		if e.complexity.Order.CreatedBy == nil {
+		if e.ComplexityRoot.Order.CreatedBy == nil {
 			break
 		}
 
-		return e.complexity.Order.CreatedBy(childComplexity), true
-
+		return e.ComplexityRoot.Order.CreatedBy(childComplexity), true
 	case "Order.customer":
-		if e.complexity.Order.Customer == nil {
+		if e.ComplexityRoot.Order.Customer == nil {
 			break
 		}
 
-		return e.complexity.Order.Customer(childComplexity), true
-
+		return e.ComplexityRoot.Order.Customer(childComplexity), true
 	case "Order.id":
-		if e.complexity.Order.ID == nil {
+		if e.ComplexityRoot.Order.ID == nil {
 			break
 		}
 
-		return e.complexity.Order.ID(childComplexity), true
-
+		return e.ComplexityRoot.Order.ID(childComplexity), true
 	case "Order.items":
-		if e.complexity.Order.Items == nil {
+		if e.ComplexityRoot.Order.Items == nil {
 			break
 		}
 
-		return e.complexity.Order.Items(childComplexity), true
-
+		return e.ComplexityRoot.Order.Items(childComplexity), true
 	case "Order.modifiedBy":
-		if e.complexity.Order.ModifiedBy == nil {
+		if e.ComplexityRoot.Order.ModifiedBy == nil {
 			break
 		}
 
-		return e.complexity.Order.ModifiedBy(childComplexity), true
-
+		return e.ComplexityRoot.Order.ModifiedBy(childComplexity), true
 	case "Order.number":
-		if e.complexity.Order.Number == nil {
+		if e.ComplexityRoot.Order.Number == nil {
 			break
 		}
 
-		return e.complexity.Order.Number(childComplexity), true
-
+		return e.ComplexityRoot.Order.Number(childComplexity), true
 	case "Order.operator":
-		if e.complexity.Order.Operator == nil {
+		if e.ComplexityRoot.Order.Operator == nil {
 			break
 		}
 
-		return e.complexity.Order.Operator(childComplexity), true
-
+		return e.ComplexityRoot.Order.Operator(childComplexity), true
 	case "Order.payments":
-		if e.complexity.Order.Payments == nil {
+		if e.ComplexityRoot.Order.Payments == nil {
 			break
 		}
 
-		return e.complexity.Order.Payments(childComplexity), true
-
+		return e.ComplexityRoot.Order.Payments(childComplexity), true
 	case "Order.status":
-		if e.complexity.Order.Status == nil {
+		if e.ComplexityRoot.Order.Status == nil {
 			break
 		}
 
-		return e.complexity.Order.Status(childComplexity), true
-
+		return e.ComplexityRoot.Order.Status(childComplexity), true
 	case "Order.total":
-		if e.complexity.Order.Total == nil {
+		if e.ComplexityRoot.Order.Total == nil {
 			break
 		}
 
-		return e.complexity.Order.Total(childComplexity), true
+		return e.ComplexityRoot.Order.Total(childComplexity), true
 
 	case "OrderConnection.edges":
-		if e.complexity.OrderConnection.Edges == nil {
+		if e.ComplexityRoot.OrderConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.OrderConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.OrderConnection.Edges(childComplexity), true
 	case "OrderConnection.pageInfo":
-		if e.complexity.OrderConnection.PageInfo == nil {
+		if e.ComplexityRoot.OrderConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.OrderConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.OrderConnection.PageInfo(childComplexity), true
 	case "OrderConnection.totalCount":
-		if e.complexity.OrderConnection.TotalCount == nil {
+		if e.ComplexityRoot.OrderConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.OrderConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.OrderConnection.TotalCount(childComplexity), true
 
 	case "OrderEdge.cursor":
-		if e.complexity.OrderEdge.Cursor == nil {
+		if e.ComplexityRoot.OrderEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.OrderEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.OrderEdge.Cursor(childComplexity), true
 	case "OrderEdge.node":
-		if e.complexity.OrderEdge.Node == nil {
+		if e.ComplexityRoot.OrderEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.OrderEdge.Node(childComplexity), true
+		return e.ComplexityRoot.OrderEdge.Node(childComplexity), true
 
 	case "OrderItem.lineTotal":
-		if e.complexity.OrderItem.LineTotal == nil {
+		if e.ComplexityRoot.OrderItem.LineTotal == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.LineTotal(childComplexity), true
-
+		return e.ComplexityRoot.OrderItem.LineTotal(childComplexity), true
 	case "OrderItem.name":
-		if e.complexity.OrderItem.Name == nil {
+		if e.ComplexityRoot.OrderItem.Name == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.Name(childComplexity), true
-
+		return e.ComplexityRoot.OrderItem.Name(childComplexity), true
 	case "OrderItem.quantity":
-		if e.complexity.OrderItem.Quantity == nil {
+		if e.ComplexityRoot.OrderItem.Quantity == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.Quantity(childComplexity), true
-
+		return e.ComplexityRoot.OrderItem.Quantity(childComplexity), true
 	case "OrderItem.sku":
-		if e.complexity.OrderItem.SKU == nil {
+		if e.ComplexityRoot.OrderItem.SKU == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.SKU(childComplexity), true
-
+		return e.ComplexityRoot.OrderItem.SKU(childComplexity), true
 	case "OrderItem.unitPrice":
-		if e.complexity.OrderItem.UnitPrice == nil {
+		if e.ComplexityRoot.OrderItem.UnitPrice == nil {
 			break
 		}
 
-		return e.complexity.OrderItem.UnitPrice(childComplexity), true
+		return e.ComplexityRoot.OrderItem.UnitPrice(childComplexity), true
 
 	case "Organization.contacts":
-		if e.complexity.Organization.Contacts == nil {
+		if e.ComplexityRoot.Organization.Contacts == nil {
 			break
 		}
 
@@ -1288,248 +1176,221 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Organization.Contacts(childComplexity, args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Organization.Contacts(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Organization.createdAt":
-		if e.complexity.Organization.CreatedAt == nil {
+		if e.ComplexityRoot.Organization.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.Organization.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.Organization.CreatedAt(childComplexity), true
 	case "Organization.id":
-		if e.complexity.Organization.ID == nil {
+		if e.ComplexityRoot.Organization.ID == nil {
 			break
 		}
 
-		return e.complexity.Organization.ID(childComplexity), true
-
+		return e.ComplexityRoot.Organization.ID(childComplexity), true
 	case "Organization.name":
-		if e.complexity.Organization.Name == nil {
+		if e.ComplexityRoot.Organization.Name == nil {
 			break
 		}
 
-		return e.complexity.Organization.Name(childComplexity), true
+		return e.ComplexityRoot.Organization.Name(childComplexity), true
 
 	case "OrganizationConnection.edges":
-		if e.complexity.OrganizationConnection.Edges == nil {
+		if e.ComplexityRoot.OrganizationConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.OrganizationConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.OrganizationConnection.Edges(childComplexity), true
 	case "OrganizationConnection.pageInfo":
-		if e.complexity.OrganizationConnection.PageInfo == nil {
+		if e.ComplexityRoot.OrganizationConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.OrganizationConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.OrganizationConnection.PageInfo(childComplexity), true
 	case "OrganizationConnection.totalCount":
-		if e.complexity.OrganizationConnection.TotalCount == nil {
+		if e.ComplexityRoot.OrganizationConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.OrganizationConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.OrganizationConnection.TotalCount(childComplexity), true
 
 	case "OrganizationEdge.cursor":
-		if e.complexity.OrganizationEdge.Cursor == nil {
+		if e.ComplexityRoot.OrganizationEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.OrganizationEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.OrganizationEdge.Cursor(childComplexity), true
 	case "OrganizationEdge.node":
-		if e.complexity.OrganizationEdge.Node == nil {
+		if e.ComplexityRoot.OrganizationEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.OrganizationEdge.Node(childComplexity), true
+		return e.ComplexityRoot.OrganizationEdge.Node(childComplexity), true
 
 	case "PageInfo.endCursor":
-		if e.complexity.PageInfo.EndCursor == nil {
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
 		}
 
-		return e.complexity.PageInfo.EndCursor(childComplexity), true
-
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
 	case "PageInfo.hasNextPage":
-		if e.complexity.PageInfo.HasNextPage == nil {
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
 			break
 		}
 
-		return e.complexity.PageInfo.HasNextPage(childComplexity), true
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
 	case "Payment.amount":
-		if e.complexity.Payment.Amount == nil {
+		if e.ComplexityRoot.Payment.Amount == nil {
 			break
 		}
 
-		return e.complexity.Payment.Amount(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Amount(childComplexity), true
 	case "Payment.createdAt":
-		if e.complexity.Payment.CreatedAt == nil {
+		if e.ComplexityRoot.Payment.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.Payment.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.Payment.CreatedAt(childComplexity), true
 	case "Payment.createdBy":
-		if e.complexity.Payment.CreatedBy == nil {
+		if e.ComplexityRoot.Payment.CreatedBy == nil {
 			break
 		}
 
-		return e.complexity.Payment.CreatedBy(childComplexity), true
-
+		return e.ComplexityRoot.Payment.CreatedBy(childComplexity), true
 	case "Payment.customer":
-		if e.complexity.Payment.Customer == nil {
+		if e.ComplexityRoot.Payment.Customer == nil {
 			break
 		}
 
-		return e.complexity.Payment.Customer(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Customer(childComplexity), true
 	case "Payment.declineCode":
-		if e.complexity.Payment.DeclineCode == nil {
+		if e.ComplexityRoot.Payment.DeclineCode == nil {
 			break
 		}
 
-		return e.complexity.Payment.DeclineCode(childComplexity), true
-
+		return e.ComplexityRoot.Payment.DeclineCode(childComplexity), true
 	case "Payment.id":
-		if e.complexity.Payment.ID == nil {
+		if e.ComplexityRoot.Payment.ID == nil {
 			break
 		}
 
-		return e.complexity.Payment.ID(childComplexity), true
-
+		return e.ComplexityRoot.Payment.ID(childComplexity), true
 	case "Payment.method":
-		if e.complexity.Payment.Method == nil {
+		if e.ComplexityRoot.Payment.Method == nil {
 			break
 		}
 
-		return e.complexity.Payment.Method(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Method(childComplexity), true
 	case "Payment.modifiedBy":
-		if e.complexity.Payment.ModifiedBy == nil {
+		if e.ComplexityRoot.Payment.ModifiedBy == nil {
 			break
 		}
 
-		return e.complexity.Payment.ModifiedBy(childComplexity), true
-
+		return e.ComplexityRoot.Payment.ModifiedBy(childComplexity), true
 	case "Payment.operator":
-		if e.complexity.Payment.Operator == nil {
+		if e.ComplexityRoot.Payment.Operator == nil {
 			break
 		}
 
-		return e.complexity.Payment.Operator(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Operator(childComplexity), true
 	case "Payment.order":
-		if e.complexity.Payment.Order == nil {
+		if e.ComplexityRoot.Payment.Order == nil {
 			break
 		}
 
-		return e.complexity.Payment.Order(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Order(childComplexity), true
 	case "Payment.reference":
-		if e.complexity.Payment.Reference == nil {
+		if e.ComplexityRoot.Payment.Reference == nil {
 			break
 		}
 
-		return e.complexity.Payment.Reference(childComplexity), true
-
+		return e.ComplexityRoot.Payment.Reference(childComplexity), true
 	case "Payment.status":
-		if e.complexity.Payment.Status == nil {
+		if e.ComplexityRoot.Payment.Status == nil {
 			break
 		}
 
-		return e.complexity.Payment.Status(childComplexity), true
+		return e.ComplexityRoot.Payment.Status(childComplexity), true
 
 	case "Product.description":
-		if e.complexity.Product.Description == nil {
+		if e.ComplexityRoot.Product.Description == nil {
 			break
 		}
 
-		return e.complexity.Product.Description(childComplexity), true
-
+		return e.ComplexityRoot.Product.Description(childComplexity), true
 	case "Product.id":
-		if e.complexity.Product.ID == nil {
+		if e.ComplexityRoot.Product.ID == nil {
 			break
 		}
 
-		return e.complexity.Product.ID(childComplexity), true
-
+		return e.ComplexityRoot.Product.ID(childComplexity), true
 	case "Product.name":
-		if e.complexity.Product.Name == nil {
+		if e.ComplexityRoot.Product.Name == nil {
 			break
 		}
 
-		return e.complexity.Product.Name(childComplexity), true
-
+		return e.ComplexityRoot.Product.Name(childComplexity), true
 	case "Product.price":
-		if e.complexity.Product.Price == nil {
+		if e.ComplexityRoot.Product.Price == nil {
 			break
 		}
 
-		return e.complexity.Product.Price(childComplexity), true
-
+		return e.ComplexityRoot.Product.Price(childComplexity), true
 	case "Product.sku":
-		if e.complexity.Product.SKU == nil {
+		if e.ComplexityRoot.Product.SKU == nil {
 			break
 		}
 
-		return e.complexity.Product.SKU(childComplexity), true
-
+		return e.ComplexityRoot.Product.SKU(childComplexity), true
 	case "Product.stock":
-		if e.complexity.Product.Stock == nil {
+		if e.ComplexityRoot.Product.Stock == nil {
 			break
 		}
 
-		return e.complexity.Product.Stock(childComplexity), true
+		return e.ComplexityRoot.Product.Stock(childComplexity), true
 
 	case "ProductConnection.edges":
-		if e.complexity.ProductConnection.Edges == nil {
+		if e.ComplexityRoot.ProductConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.ProductConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.ProductConnection.Edges(childComplexity), true
 	case "ProductConnection.pageInfo":
-		if e.complexity.ProductConnection.PageInfo == nil {
+		if e.ComplexityRoot.ProductConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.ProductConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.ProductConnection.PageInfo(childComplexity), true
 	case "ProductConnection.totalCount":
-		if e.complexity.ProductConnection.TotalCount == nil {
+		if e.ComplexityRoot.ProductConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.ProductConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.ProductConnection.TotalCount(childComplexity), true
 
 	case "ProductEdge.cursor":
-		if e.complexity.ProductEdge.Cursor == nil {
+		if e.ComplexityRoot.ProductEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.ProductEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.ProductEdge.Cursor(childComplexity), true
 	case "ProductEdge.node":
-		if e.complexity.ProductEdge.Node == nil {
+		if e.ComplexityRoot.ProductEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.ProductEdge.Node(childComplexity), true
+		return e.ComplexityRoot.ProductEdge.Node(childComplexity), true
 
 	case "Query.apiKeys":
-		if e.complexity.Query.APIKeys == nil {
+		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
 		}
 
-		return e.complexity.Query.APIKeys(childComplexity), true
-
+		return e.ComplexityRoot.Query.APIKeys(childComplexity), true
 	case "Query.auditEvents":
-		if e.complexity.Query.AuditEvents == nil {
+		if e.ComplexityRoot.Query.AuditEvents == nil {
 			break
 		}
 
@@ -1538,17 +1399,15 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.AuditEvents(childComplexity, args["filter"].(*model.AuditEventFilter), args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Query.AuditEvents(childComplexity, args["filter"].(*model.AuditEventFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.cart":
-		if e.complexity.Query.Cart == nil {
+		if e.ComplexityRoot.Query.Cart == nil {
 			break
 		}
 
-		return e.complexity.Query.Cart(childComplexity), true
-
+		return e.ComplexityRoot.Query.Cart(childComplexity), true
 	case "Query.contact":
-		if e.complexity.Query.Contact == nil {
+		if e.ComplexityRoot.Query.Contact == nil {
 			break
 		}
 
@@ -1557,10 +1416,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Contact(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Query.Contact(childComplexity, args["id"].(string)), true
 	case "Query.contacts":
-		if e.complexity.Query.Contacts == nil {
+		if e.ComplexityRoot.Query.Contacts == nil {
 			break
 		}
 
@@ -1569,17 +1427,16 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Contacts(childComplexity, args["search"].(*string), args["organizationId"].(*string), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Contacts(childComplexity, args["search"].(*string), args["organizationId"].(*string), args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.me":
-		if e.complexity.Query.Me == nil {
+		if e.ComplexityRoot.Query.Me == nil {
 			break
 		}
 
-		return e.complexity.Query.Me(childComplexity), true
-
+		return e.ComplexityRoot.Query.Me(childComplexity), true
 	case "Query.myOnBehalfActivity":
-		if e.complexity.Query.MyOnBehalfActivity == nil {
+		if e.ComplexityRoot.Query.MyOnBehalfActivity == nil {
 			break
 		}
 
@@ -1588,17 +1445,15 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.MyOnBehalfActivity(childComplexity, args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Query.MyOnBehalfActivity(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.mySessions":
-		if e.complexity.Query.MySessions == nil {
+		if e.ComplexityRoot.Query.MySessions == nil {
 			break
 		}
 
-		return e.complexity.Query.MySessions(childComplexity), true
-
+		return e.ComplexityRoot.Query.MySessions(childComplexity), true
 	case "Query.order":
-		if e.complexity.Query.Order == nil {
+		if e.ComplexityRoot.Query.Order == nil {
 			break
 		}
 
@@ -1607,10 +1462,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Order(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Query.Order(childComplexity, args["id"].(string)), true
 	case "Query.orders":
-		if e.complexity.Query.Orders == nil {
+		if e.ComplexityRoot.Query.Orders == nil {
 			break
 		}
 
@@ -1619,10 +1473,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.organization":
-		if e.complexity.Query.Organization == nil {
+		if e.ComplexityRoot.Query.Organization == nil {
 			break
 		}
 
@@ -1631,10 +1484,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Organization(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Query.Organization(childComplexity, args["id"].(string)), true
 	case "Query.organizations":
-		if e.complexity.Query.Organizations == nil {
+		if e.ComplexityRoot.Query.Organizations == nil {
 			break
 		}
 
@@ -1643,10 +1495,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Organizations(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Query.Organizations(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.product":
-		if e.complexity.Query.Product == nil {
+		if e.ComplexityRoot.Query.Product == nil {
 			break
 		}
 
@@ -1655,10 +1506,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Product(childComplexity, args["sku"].(string)), true
-
+		return e.ComplexityRoot.Query.Product(childComplexity, args["sku"].(string)), true
 	case "Query.products":
-		if e.complexity.Query.Products == nil {
+		if e.ComplexityRoot.Query.Products == nil {
 			break
 		}
 
@@ -1667,17 +1517,15 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Products(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
-
+		return e.ComplexityRoot.Query.Products(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.session":
-		if e.complexity.Query.Session == nil {
+		if e.ComplexityRoot.Query.Session == nil {
 			break
 		}
 
-		return e.complexity.Query.Session(childComplexity), true
-
+		return e.ComplexityRoot.Query.Session(childComplexity), true
 	case "Query.sessions":
-		if e.complexity.Query.Sessions == nil {
+		if e.ComplexityRoot.Query.Sessions == nil {
 			break
 		}
 
@@ -1686,10 +1534,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Sessions(childComplexity, args["userId"].(string)), true
-
+		return e.ComplexityRoot.Query.Sessions(childComplexity, args["userId"].(string)), true
 	case "Query.user":
-		if e.complexity.Query.User == nil {
+		if e.ComplexityRoot.Query.User == nil {
 			break
 		}
 
@@ -1698,10 +1545,9 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.User(childComplexity, args["id"].(string)), true
-
+		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
 	case "Query.users":
-		if e.complexity.Query.Users == nil {
+		if e.ComplexityRoot.Query.Users == nil {
 			break
 		}
 
@@ -1710,189 +1556,167 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.complexity.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
 
 	case "Session.createdAt":
-		if e.complexity.Session.CreatedAt == nil {
+		if e.ComplexityRoot.Session.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.Session.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.Session.CreatedAt(childComplexity), true
 	case "Session.current":
-		if e.complexity.Session.Current == nil {
+		if e.ComplexityRoot.Session.Current == nil {
 			break
 		}
 
-		return e.complexity.Session.Current(childComplexity), true
-
+		return e.ComplexityRoot.Session.Current(childComplexity), true
 	case "Session.expiresAt":
-		if e.complexity.Session.ExpiresAt == nil {
+		if e.ComplexityRoot.Session.ExpiresAt == nil {
 			break
 		}
 
-		return e.complexity.Session.ExpiresAt(childComplexity), true
-
+		return e.ComplexityRoot.Session.ExpiresAt(childComplexity), true
 	case "Session.id":
-		if e.complexity.Session.ID == nil {
+		if e.ComplexityRoot.Session.ID == nil {
 			break
 		}
 
-		return e.complexity.Session.ID(childComplexity), true
-
+		return e.ComplexityRoot.Session.ID(childComplexity), true
 	case "Session.ip":
-		if e.complexity.Session.IP == nil {
+		if e.ComplexityRoot.Session.IP == nil {
 			break
 		}
 
-		return e.complexity.Session.IP(childComplexity), true
-
+		return e.ComplexityRoot.Session.IP(childComplexity), true
 	case "Session.lastSeenAt":
-		if e.complexity.Session.LastSeenAt == nil {
+		if e.ComplexityRoot.Session.LastSeenAt == nil {
 			break
 		}
 
-		return e.complexity.Session.LastSeenAt(childComplexity), true
-
+		return e.ComplexityRoot.Session.LastSeenAt(childComplexity), true
 	case "Session.onBehalf":
-		if e.complexity.Session.OnBehalf == nil {
+		if e.ComplexityRoot.Session.OnBehalf == nil {
 			break
 		}
 
-		return e.complexity.Session.OnBehalf(childComplexity), true
-
+		return e.ComplexityRoot.Session.OnBehalf(childComplexity), true
 	case "Session.operator":
-		if e.complexity.Session.Operator == nil {
+		if e.ComplexityRoot.Session.Operator == nil {
 			break
 		}
 
-		return e.complexity.Session.Operator(childComplexity), true
-
+		return e.ComplexityRoot.Session.Operator(childComplexity), true
 	case "Session.reason":
-		if e.complexity.Session.Reason == nil {
+		if e.ComplexityRoot.Session.Reason == nil {
 			break
 		}
 
-		return e.complexity.Session.Reason(childComplexity), true
-
+		return e.ComplexityRoot.Session.Reason(childComplexity), true
 	case "Session.user":
-		if e.complexity.Session.User == nil {
+		if e.ComplexityRoot.Session.User == nil {
 			break
 		}
 
-		return e.complexity.Session.User(childComplexity), true
-
+		return e.ComplexityRoot.Session.User(childComplexity), true
 	case "Session.userAgent":
-		if e.complexity.Session.UserAgent == nil {
+		if e.ComplexityRoot.Session.UserAgent == nil {
 			break
 		}
 
-		return e.complexity.Session.UserAgent(childComplexity), true
+		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
 	case "User.allowLoginOnBehalf":
-		if e.complexity.User.AllowLoginOnBehalf == nil {
+		if e.ComplexityRoot.User.AllowLoginOnBehalf == nil {
 			break
 		}
 
-		return e.complexity.User.AllowLoginOnBehalf(childComplexity), true
-
+		return e.ComplexityRoot.User.AllowLoginOnBehalf(childComplexity), true
 	case "User.canLoginOnBehalf":
-		if e.complexity.User.CanLoginOnBehalf == nil {
+		if e.ComplexityRoot.User.CanLoginOnBehalf == nil {
 			break
 		}
 
-		return e.complexity.User.CanLoginOnBehalf(childComplexity), true
-
+		return e.ComplexityRoot.User.CanLoginOnBehalf(childComplexity), true
 	case "User.contact":
-		if e.complexity.User.Contact == nil {
+		if e.ComplexityRoot.User.Contact == nil {
 			break
 		}
 
-		return e.complexity.User.Contact(childComplexity), true
-
+		return e.ComplexityRoot.User.Contact(childComplexity), true
 	case "User.createdAt":
-		if e.complexity.User.CreatedAt == nil {
+		if e.ComplexityRoot.User.CreatedAt == nil {
 			break
 		}
 
-		return e.complexity.User.CreatedAt(childComplexity), true
-
+		return e.ComplexityRoot.User.CreatedAt(childComplexity), true
 	case "User.email":
-		if e.complexity.User.Email == nil {
+		if e.ComplexityRoot.User.Email == nil {
 			break
 		}
 
-		return e.complexity.User.Email(childComplexity), true
-
+		return e.ComplexityRoot.User.Email(childComplexity), true
 	case "User.id":
-		if e.complexity.User.ID == nil {
+		if e.ComplexityRoot.User.ID == nil {
 			break
 		}
 
-		return e.complexity.User.ID(childComplexity), true
-
+		return e.ComplexityRoot.User.ID(childComplexity), true
 	case "User.locked":
-		if e.complexity.User.Locked == nil {
+		if e.ComplexityRoot.User.Locked == nil {
 			break
 		}
 
-		return e.complexity.User.Locked(childComplexity), true
-
+		return e.ComplexityRoot.User.Locked(childComplexity), true
 	case "User.login":
-		if e.complexity.User.Login == nil {
+		if e.ComplexityRoot.User.Login == nil {
 			break
 		}
 
-		return e.complexity.User.Login(childComplexity), true
-
+		return e.ComplexityRoot.User.Login(childComplexity), true
 	case "User.permissions":
-		if e.complexity.User.Permissions == nil {
+		if e.ComplexityRoot.User.Permissions == nil {
 			break
 		}
 
-		return e.complexity.User.Permissions(childComplexity), true
-
+		return e.ComplexityRoot.User.Permissions(childComplexity), true
 	case "User.roles":
-		if e.complexity.User.Roles == nil {
+		if e.ComplexityRoot.User.Roles == nil {
 			break
 		}
 
-		return e.complexity.User.Roles(childComplexity), true
+		return e.ComplexityRoot.User.Roles(childComplexity), true
 
 	case "UserConnection.edges":
-		if e.complexity.UserConnection.Edges == nil {
+		if e.ComplexityRoot.UserConnection.Edges == nil {
 			break
 		}
 
-		return e.complexity.UserConnection.Edges(childComplexity), true
-
+		return e.ComplexityRoot.UserConnection.Edges(childComplexity), true
 	case "UserConnection.pageInfo":
-		if e.complexity.UserConnection.PageInfo == nil {
+		if e.ComplexityRoot.UserConnection.PageInfo == nil {
 			break
 		}
 
-		return e.complexity.UserConnection.PageInfo(childComplexity), true
-
+		return e.ComplexityRoot.UserConnection.PageInfo(childComplexity), true
 	case "UserConnection.totalCount":
-		if e.complexity.UserConnection.TotalCount == nil {
+		if e.ComplexityRoot.UserConnection.TotalCount == nil {
 			break
 		}
 
-		return e.complexity.UserConnection.TotalCount(childComplexity), true
+		return e.ComplexityRoot.UserConnection.TotalCount(childComplexity), true
 
 	case "UserEdge.cursor":
-		if e.complexity.UserEdge.Cursor == nil {
+		if e.ComplexityRoot.UserEdge.Cursor == nil {
 			break
 		}
 
-		return e.complexity.UserEdge.Cursor(childComplexity), true
-
+		return e.ComplexityRoot.UserEdge.Cursor(childComplexity), true
 	case "UserEdge.node":
-		if e.complexity.UserEdge.Node == nil {
+		if e.ComplexityRoot.UserEdge.Node == nil {
 			break
 		}
 
-		return e.complexity.UserEdge.Node(childComplexity), true
+		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
 	}
 	return 0, false
@@ -1900,7 +1724,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	ec := executionContext{opCtx, e, 0, 0, make(chan graphql.DeferredResult)}
+	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
 		ec.unmarshalInputAuditEventFilter,
 		ec.unmarshalInputCreateContactInput,
@@ -1921,9 +1745,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				ctx = graphql.WithUnmarshalerMap(ctx, inputUnmarshalMap)
 				data = ec._Query(ctx, opCtx.Operation.SelectionSet)
 			} else {
-				if atomic.LoadInt32(&ec.pendingDeferred) > 0 {
-					result := <-ec.deferredResults
-					atomic.AddInt32(&ec.pendingDeferred, -1)
+				if atomic.LoadInt32(&ec.PendingDeferred) > 0 {
+					result := <-ec.DeferredResults
+					atomic.AddInt32(&ec.PendingDeferred, -1)
 					data = result.Result
 					response.Path = result.Path
 					response.Label = result.Label
@@ -1935,8 +1759,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			var buf bytes.Buffer
 			data.MarshalGQL(&buf)
 			response.Data = buf.Bytes()
-			if atomic.LoadInt32(&ec.deferred) > 0 {
-				hasNext := atomic.LoadInt32(&ec.pendingDeferred) > 0
+			if atomic.LoadInt32(&ec.Deferred) > 0 {
+				hasNext := atomic.LoadInt32(&ec.PendingDeferred) > 0
 				response.HasNext = &hasNext
 			}
 
@@ -1964,44 +1788,22 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 }
 
 type executionContext struct {
-	*graphql.OperationContext
-	*executableSchema
-	deferred        int32
-	pendingDeferred int32
-	deferredResults chan graphql.DeferredResult
+	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
 }
 
-func (ec *executionContext) processDeferredGroup(dg graphql.DeferredGroup) {
-	atomic.AddInt32(&ec.pendingDeferred, 1)
-	go func() {
-		ctx := graphql.WithFreshResponseContext(dg.Context)
-		dg.FieldSet.Dispatch(ctx)
-		ds := graphql.DeferredResult{
-			Path:   dg.Path,
-			Label:  dg.Label,
-			Result: dg.FieldSet,
-			Errors: graphql.GetErrors(ctx),
-		}
-		// null fields should bubble up
-		if dg.FieldSet.Invalids > 0 {
-			ds.Result = graphql.Null
-		}
-		ec.deferredResults <- ds
-	}()
-}
-
-func (ec *executionContext) introspectSchema() (*introspection.Schema, error) {
-	if ec.DisableIntrospection {
-		return nil, errors.New("introspection disabled")
+func newExecutionContext(
+	opCtx *graphql.OperationContext,
+	execSchema *executableSchema,
+	deferredResults chan graphql.DeferredResult,
+) *executionContext {
+	return &executionContext{
+		ExecutionContextState: graphql.NewExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot](
+			opCtx,
+			(*graphql.ExecutableSchemaState[ResolverRoot, DirectiveRoot, ComplexityRoot])(execSchema),
+			parsedSchema,
+			deferredResults,
+		),
 	}
-	return introspection.WrapSchema(ec.Schema()), nil
-}
-
-func (ec *executionContext) introspectType(name string) (*introspection.Type, error) {
-	if ec.DisableIntrospection {
-		return nil, errors.New("introspection disabled")
-	}
-	return introspection.WrapTypeFromDef(ec.Schema(), ec.Schema().Types[name]), nil
 }
 
 var sources = []*ast.Source{
@@ -2726,3 +2528,613 @@ extend type Mutation {
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
+
+// childFields_* functions provide shared child field context lookups.
+// Each function is generated once per unique object type, deduplicating the
+// switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiKey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiKey_name(ctx, field)
+	case "prefix":
+		return ec.fieldContext_ApiKey_prefix(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiKey_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiKey_expiresAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeySecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "apiKey":
+		return ec.fieldContext_ApiKeySecret_apiKey(ctx, field)
+	case "secret":
+		return ec.fieldContext_ApiKeySecret_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeySecret", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditEvent_id(ctx, field)
+	case "at":
+		return ec.fieldContext_AuditEvent_at(ctx, field)
+	case "action":
+		return ec.fieldContext_AuditEvent_action(ctx, field)
+	case "actor":
+		return ec.fieldContext_AuditEvent_actor(ctx, field)
+	case "actorLogin":
+		return ec.fieldContext_AuditEvent_actorLogin(ctx, field)
+	case "subject":
+		return ec.fieldContext_AuditEvent_subject(ctx, field)
+	case "subjectLogin":
+		return ec.fieldContext_AuditEvent_subjectLogin(ctx, field)
+	case "onBehalf":
+		return ec.fieldContext_AuditEvent_onBehalf(ctx, field)
+	case "sessionId":
+		return ec.fieldContext_AuditEvent_sessionId(ctx, field)
+	case "reason":
+		return ec.fieldContext_AuditEvent_reason(ctx, field)
+	case "outcome":
+		return ec.fieldContext_AuditEvent_outcome(ctx, field)
+	case "errorCode":
+		return ec.fieldContext_AuditEvent_errorCode(ctx, field)
+	case "operation":
+		return ec.fieldContext_AuditEvent_operation(ctx, field)
+	case "arguments":
+		return ec.fieldContext_AuditEvent_arguments(ctx, field)
+	case "ip":
+		return ec.fieldContext_AuditEvent_ip(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_AuditEvent_userAgent(ctx, field)
+	case "requestId":
+		return ec.fieldContext_AuditEvent_requestId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AuditEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AuditEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AuditEventEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AuditEventEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_AuthPayload_token(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
+	case "user":
+		return ec.fieldContext_AuthPayload_user(ctx, field)
+	case "session":
+		return ec.fieldContext_AuthPayload_session(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkAddError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_BulkAddError_line(ctx, field)
+	case "sku":
+		return ec.fieldContext_BulkAddError_sku(ctx, field)
+	case "message":
+		return ec.fieldContext_BulkAddError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkAddError", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkAddResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_BulkAddResult_cart(ctx, field)
+	case "added":
+		return ec.fieldContext_BulkAddResult_added(ctx, field)
+	case "errors":
+		return ec.fieldContext_BulkAddResult_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkAddResult", field.Name)
+}
+
+func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Cart_id(ctx, field)
+	case "items":
+		return ec.fieldContext_Cart_items(ctx, field)
+	case "total":
+		return ec.fieldContext_Cart_total(ctx, field)
+	case "version":
+		return ec.fieldContext_Cart_version(ctx, field)
+	case "customer":
+		return ec.fieldContext_Cart_customer(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Cart_createdBy(ctx, field)
+	case "modifiedBy":
+		return ec.fieldContext_Cart_modifiedBy(ctx, field)
+	case "operator":
+		return ec.fieldContext_Cart_operator(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+}
+
+func (ec *executionContext) childFields_CartItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_CartItem_sku(ctx, field)
+	case "quantity":
+		return ec.fieldContext_CartItem_quantity(ctx, field)
+	case "product":
+		return ec.fieldContext_CartItem_product(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_CartItem_unitPrice(ctx, field)
+	case "lineTotal":
+		return ec.fieldContext_CartItem_lineTotal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartItem", field.Name)
+}
+
+func (ec *executionContext) childFields_Contact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Contact_id(ctx, field)
+	case "firstName":
+		return ec.fieldContext_Contact_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_Contact_lastName(ctx, field)
+	case "fullName":
+		return ec.fieldContext_Contact_fullName(ctx, field)
+	case "email":
+		return ec.fieldContext_Contact_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_Contact_phone(ctx, field)
+	case "organization":
+		return ec.fieldContext_Contact_organization(ctx, field)
+	case "accounts":
+		return ec.fieldContext_Contact_accounts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Contact_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ContactConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ContactConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ContactConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ContactEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ContactEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_Money_amount(ctx, field)
+	case "currency":
+		return ec.fieldContext_Money_currency(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
+}
+
+func (ec *executionContext) childFields_OnBehalfTicket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_OnBehalfTicket_ticket(ctx, field)
+	case "url":
+		return ec.fieldContext_OnBehalfTicket_url(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_OnBehalfTicket_expiresAt(ctx, field)
+	case "user":
+		return ec.fieldContext_OnBehalfTicket_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OnBehalfTicket", field.Name)
+}
+
+func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Order_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Order_number(ctx, field)
+	case "status":
+		return ec.fieldContext_Order_status(ctx, field)
+	case "items":
+		return ec.fieldContext_Order_items(ctx, field)
+	case "total":
+		return ec.fieldContext_Order_total(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Order_createdAt(ctx, field)
+	case "customer":
+		return ec.fieldContext_Order_customer(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Order_createdBy(ctx, field)
+	case "modifiedBy":
+		return ec.fieldContext_Order_modifiedBy(ctx, field)
+	case "operator":
+		return ec.fieldContext_Order_operator(ctx, field)
+	case "payments":
+		return ec.fieldContext_Order_payments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OrderConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OrderConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrderEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OrderEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_OrderItem_sku(ctx, field)
+	case "name":
+		return ec.fieldContext_OrderItem_name(ctx, field)
+	case "quantity":
+		return ec.fieldContext_OrderItem_quantity(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_OrderItem_unitPrice(ctx, field)
+	case "lineTotal":
+		return ec.fieldContext_OrderItem_lineTotal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderItem", field.Name)
+}
+
+func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Organization_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Organization_name(ctx, field)
+	case "contacts":
+		return ec.fieldContext_Organization_contacts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Organization_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OrganizationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrganizationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OrganizationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrganizationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OrganizationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hasNextPage":
+		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Payment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Payment_id(ctx, field)
+	case "order":
+		return ec.fieldContext_Payment_order(ctx, field)
+	case "method":
+		return ec.fieldContext_Payment_method(ctx, field)
+	case "status":
+		return ec.fieldContext_Payment_status(ctx, field)
+	case "amount":
+		return ec.fieldContext_Payment_amount(ctx, field)
+	case "reference":
+		return ec.fieldContext_Payment_reference(ctx, field)
+	case "declineCode":
+		return ec.fieldContext_Payment_declineCode(ctx, field)
+	case "customer":
+		return ec.fieldContext_Payment_customer(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Payment_createdBy(ctx, field)
+	case "modifiedBy":
+		return ec.fieldContext_Payment_modifiedBy(ctx, field)
+	case "operator":
+		return ec.fieldContext_Payment_operator(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Payment_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
+}
+
+func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Product_id(ctx, field)
+	case "sku":
+		return ec.fieldContext_Product_sku(ctx, field)
+	case "name":
+		return ec.fieldContext_Product_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Product_description(ctx, field)
+	case "price":
+		return ec.fieldContext_Product_price(ctx, field)
+	case "stock":
+		return ec.fieldContext_Product_stock(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProductConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ProductConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ProductEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ProductEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "user":
+		return ec.fieldContext_Session_user(ctx, field)
+	case "operator":
+		return ec.fieldContext_Session_operator(ctx, field)
+	case "onBehalf":
+		return ec.fieldContext_Session_onBehalf(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Session_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Session_expiresAt(ctx, field)
+	case "lastSeenAt":
+		return ec.fieldContext_Session_lastSeenAt(ctx, field)
+	case "ip":
+		return ec.fieldContext_Session_ip(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_Session_userAgent(ctx, field)
+	case "reason":
+		return ec.fieldContext_Session_reason(ctx, field)
+	case "current":
+		return ec.fieldContext_Session_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+}
+
+func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_User_id(ctx, field)
+	case "login":
+		return ec.fieldContext_User_login(ctx, field)
+	case "email":
+		return ec.fieldContext_User_email(ctx, field)
+	case "roles":
+		return ec.fieldContext_User_roles(ctx, field)
+	case "permissions":
+		return ec.fieldContext_User_permissions(ctx, field)
+	case "locked":
+		return ec.fieldContext_User_locked(ctx, field)
+	case "contact":
+		return ec.fieldContext_User_contact(ctx, field)
+	case "allowLoginOnBehalf":
+		return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
+	case "canLoginOnBehalf":
+		return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_User_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_UserConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_UserConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_UserConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_UserConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_UserEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_UserEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_UserEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext___Directive_name(ctx, field)
+	case "description":
+		return ec.fieldContext___Directive_description(ctx, field)
+	case "isRepeatable":
+		return ec.fieldContext___Directive_isRepeatable(ctx, field)
+	case "locations":
+		return ec.fieldContext___Directive_locations(ctx, field)
+	case "args":
+		return ec.fieldContext___Directive_args(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __Directive", field.Name)
+}
+
+func (ec *executionContext) childFields___EnumValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext___EnumValue_name(ctx, field)
+	case "description":
+		return ec.fieldContext___EnumValue_description(ctx, field)
+	case "isDeprecated":
+		return ec.fieldContext___EnumValue_isDeprecated(ctx, field)
+	case "deprecationReason":
+		return ec.fieldContext___EnumValue_deprecationReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __EnumValue", field.Name)
+}
+
+func (ec *executionContext) childFields___Field(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext___Field_name(ctx, field)
+	case "description":
+		return ec.fieldContext___Field_description(ctx, field)
+	case "args":
+		return ec.fieldContext___Field_args(ctx, field)
+	case "type":
+		return ec.fieldContext___Field_type(ctx, field)
+	case "isDeprecated":
+		return ec.fieldContext___Field_isDeprecated(ctx, field)
+	case "deprecationReason":
+		return ec.fieldContext___Field_deprecationReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __Field", field.Name)
+}
+
+func (ec *executionContext) childFields___InputValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext___InputValue_name(ctx, field)
+	case "description":
+		return ec.fieldContext___InputValue_description(ctx, field)
+	case "type":
+		return ec.fieldContext___InputValue_type(ctx, field)
+	case "defaultValue":
+		return ec.fieldContext___InputValue_defaultValue(ctx, field)
+	case "isDeprecated":
+		return ec.fieldContext___InputValue_isDeprecated(ctx, field)
+	case "deprecationReason":
+		return ec.fieldContext___InputValue_deprecationReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __InputValue", field.Name)
+}
+
+func (ec *executionContext) childFields___Schema(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "description":
+		return ec.fieldContext___Schema_description(ctx, field)
+	case "types":
+		return ec.fieldContext___Schema_types(ctx, field)
+	case "queryType":
+		return ec.fieldContext___Schema_queryType(ctx, field)
+	case "mutationType":
+		return ec.fieldContext___Schema_mutationType(ctx, field)
+	case "subscriptionType":
+		return ec.fieldContext___Schema_subscriptionType(ctx, field)
+	case "directives":
+		return ec.fieldContext___Schema_directives(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __Schema", field.Name)
+}
+
+func (ec *executionContext) childFields___Type(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext___Type_kind(ctx, field)
+	case "name":
+		return ec.fieldContext___Type_name(ctx, field)
+	case "description":
+		return ec.fieldContext___Type_description(ctx, field)
+	case "specifiedByURL":
+		return ec.fieldContext___Type_specifiedByURL(ctx, field)
+	case "fields":
+		return ec.fieldContext___Type_fields(ctx, field)
+	case "interfaces":
+		return ec.fieldContext___Type_interfaces(ctx, field)
+	case "possibleTypes":
+		return ec.fieldContext___Type_possibleTypes(ctx, field)
+	case "enumValues":
+		return ec.fieldContext___Type_enumValues(ctx, field)
+	case "inputFields":
+		return ec.fieldContext___Type_inputFields(ctx, field)
+	case "ofType":
+		return ec.fieldContext___Type_ofType(ctx, field)
+	case "isOneOf":
+		return ec.fieldContext___Type_isOneOf(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type __Type", field.Name)
+}

@@ -6,12 +6,13 @@ import (
 	"behalf/model"
 	"context"
 	"errors"
-	"fmt"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -69,7 +70,10 @@ type QueryResolver interface {
 func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "action", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +84,10 @@ func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[stri
 func (ec *executionContext) field_Mutation_addToCartFromFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file", ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -91,12 +98,18 @@ func (ec *executionContext) field_Mutation_addToCartFromFile_args(ctx context.Co
 func (ec *executionContext) field_Mutation_addToCart_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["sku"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "quantity", ec.unmarshalNInt2int)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "quantity",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -107,12 +120,18 @@ func (ec *executionContext) field_Mutation_addToCart_args(ctx context.Context, r
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "currentPassword", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "currentPassword",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["currentPassword"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "newPassword", ec.unmarshalNString2string)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "newPassword",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -123,17 +142,26 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_confirmOnBehalf_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticket", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ticket",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["ticket"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "login", ec.unmarshalNString2string)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "login",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["login"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "password", ec.unmarshalNString2string)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +172,10 @@ func (ec *executionContext) field_Mutation_confirmOnBehalf_args(ctx context.Cont
 func (ec *executionContext) field_Mutation_createContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input", ec.unmarshalNCreateContactInput2behalfᚋmodelᚐCreateContactInput)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateContactInput, error) {
+			return ec.unmarshalNCreateContactInput2behalfᚋmodelᚐCreateContactInput(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +186,10 @@ func (ec *executionContext) field_Mutation_createContact_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_createOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input", ec.unmarshalNCreateOrganizationInput2behalfᚋmodelᚐCreateOrganizationInput)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateOrganizationInput, error) {
+			return ec.unmarshalNCreateOrganizationInput2behalfᚋmodelᚐCreateOrganizationInput(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +200,10 @@ func (ec *executionContext) field_Mutation_createOrganization_args(ctx context.C
 func (ec *executionContext) field_Mutation_createProduct_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input", ec.unmarshalNCreateProductInput2behalfᚋmodelᚐCreateProductInput)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateProductInput, error) {
+			return ec.unmarshalNCreateProductInput2behalfᚋmodelᚐCreateProductInput(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +214,10 @@ func (ec *executionContext) field_Mutation_createProduct_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input", ec.unmarshalNCreateUserInput2behalfᚋmodelᚐCreateUserInput)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateUserInput, error) {
+			return ec.unmarshalNCreateUserInput2behalfᚋmodelᚐCreateUserInput(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +228,18 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 func (ec *executionContext) field_Mutation_generateApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["name"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expiresAt", ec.unmarshalOTime2ᚖtimeᚐTime)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "expiresAt",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -204,12 +250,18 @@ func (ec *executionContext) field_Mutation_generateApiKey_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_loginOnBehalf_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["userId"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason", ec.unmarshalOString2ᚖstring)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -220,12 +272,18 @@ func (ec *executionContext) field_Mutation_loginOnBehalf_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "login", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "login",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["login"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password", ec.unmarshalNString2string)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -236,22 +294,34 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 func (ec *executionContext) field_Mutation_payOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["orderId"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey", ec.unmarshalNString2string)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["idempotencyKey"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "method", ec.unmarshalNPaymentMethod2string)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "method",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNPaymentMethod2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["method"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "paymentToken", ec.unmarshalOString2ᚖstring)
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "paymentToken",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +332,10 @@ func (ec *executionContext) field_Mutation_payOrder_args(ctx context.Context, ra
 func (ec *executionContext) field_Mutation_placeOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +346,10 @@ func (ec *executionContext) field_Mutation_placeOrder_args(ctx context.Context, 
 func (ec *executionContext) field_Mutation_removeFromCart_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +360,10 @@ func (ec *executionContext) field_Mutation_removeFromCart_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_revokeAllSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +374,10 @@ func (ec *executionContext) field_Mutation_revokeAllSessions_args(ctx context.Co
 func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +388,10 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +402,10 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_setAllowLoginOnBehalf_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "allow", ec.unmarshalNBoolean2bool)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "allow",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -328,12 +416,18 @@ func (ec *executionContext) field_Mutation_setAllowLoginOnBehalf_args(ctx contex
 func (ec *executionContext) field_Mutation_updateCartItem_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["sku"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "quantity", ec.unmarshalNInt2int)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "quantity",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +438,10 @@ func (ec *executionContext) field_Mutation_updateCartItem_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input", ec.unmarshalNUpdateUserInput2behalfᚋmodelᚐUpdateUserInput)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateUserInput, error) {
+			return ec.unmarshalNUpdateUserInput2behalfᚋmodelᚐUpdateUserInput(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +452,10 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -366,17 +466,26 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter", ec.unmarshalOAuditEventFilter2ᚖbehalfᚋmodelᚐAuditEventFilter)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.AuditEventFilter, error) {
+			return ec.unmarshalOAuditEventFilter2ᚖbehalfᚋmodelᚐAuditEventFilter(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["filter"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +496,10 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 func (ec *executionContext) field_Query_contact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -398,22 +510,34 @@ func (ec *executionContext) field_Query_contact_args(ctx context.Context, rawArg
 func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search", ec.unmarshalOString2ᚖstring)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["search"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId", ec.unmarshalOID2ᚖstring)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "organizationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["organizationId"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -424,12 +548,18 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 func (ec *executionContext) field_Query_myOnBehalfActivity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +570,10 @@ func (ec *executionContext) field_Query_myOnBehalfActivity_args(ctx context.Cont
 func (ec *executionContext) field_Query_order_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -451,12 +584,18 @@ func (ec *executionContext) field_Query_order_args(ctx context.Context, rawArgs 
 func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +606,10 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 func (ec *executionContext) field_Query_organization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -478,17 +620,26 @@ func (ec *executionContext) field_Query_organization_args(ctx context.Context, r
 func (ec *executionContext) field_Query_organizations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search", ec.unmarshalOString2ᚖstring)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["search"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +650,10 @@ func (ec *executionContext) field_Query_organizations_args(ctx context.Context, 
 func (ec *executionContext) field_Query_product_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku", ec.unmarshalNString2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sku",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -510,17 +664,26 @@ func (ec *executionContext) field_Query_product_args(ctx context.Context, rawArg
 func (ec *executionContext) field_Query_products_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search", ec.unmarshalOString2ᚖstring)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["search"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -531,7 +694,10 @@ func (ec *executionContext) field_Query_products_args(ctx context.Context, rawAr
 func (ec *executionContext) field_Query_sessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +708,10 @@ func (ec *executionContext) field_Query_sessions_args(ctx context.Context, rawAr
 func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id", ec.unmarshalNID2string)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -553,17 +722,26 @@ func (ec *executionContext) field_Query_user_args(ctx context.Context, rawArgs m
 func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search", ec.unmarshalOString2ᚖstring)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["search"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first", ec.unmarshalOInt2ᚖint)
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
 	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after", ec.unmarshalOString2ᚖstring)
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -573,10 +751,6 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 
 // endregion ***************************** args.gotpl *****************************
 
-// region    ************************** directives.gotpl **************************
-
-// endregion ************************** directives.gotpl **************************
-
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -584,10 +758,12 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_login,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_login(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().Login(ctx, fc.Args["login"].(string), fc.Args["password"].(string))
+			return ec.Resolvers.Mutation().Login(ctx, fc.Args["login"].(string), fc.Args["password"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -598,22 +774,23 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNAuthPayload2ᚖbehalfᚋmodelᚐAuthPayload,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖbehalfᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -621,17 +798,7 @@ func (ec *executionContext) fieldContext_Mutation_login(ctx context.Context, fie
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "token":
-				return ec.fieldContext_AuthPayload_token(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
-			case "user":
-				return ec.fieldContext_AuthPayload_user(ctx, field)
-			case "session":
-				return ec.fieldContext_AuthPayload_session(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+			return ec.childFields_AuthPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -653,9 +820,11 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_logout,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_logout(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Mutation().Logout(ctx)
+			return ec.Resolvers.Mutation().Logout(ctx)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -666,33 +835,25 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type Boolean does not have child fields")
-		},
-	}
-	return fc, nil
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -700,10 +861,12 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_createProduct,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createProduct(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().CreateProduct(ctx, fc.Args["input"].(model.CreateProductInput))
+			return ec.Resolvers.Mutation().CreateProduct(ctx, fc.Args["input"].(model.CreateProductInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -714,22 +877,23 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 					var zeroVal *model.Product
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Product
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNProduct2ᚖbehalfᚋmodelᚐProduct,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚖbehalfᚋmodelᚐProduct(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_createProduct(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -737,21 +901,7 @@ func (ec *executionContext) fieldContext_Mutation_createProduct(ctx context.Cont
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Product_id(ctx, field)
-			case "sku":
-				return ec.fieldContext_Product_sku(ctx, field)
-			case "name":
-				return ec.fieldContext_Product_name(ctx, field)
-			case "description":
-				return ec.fieldContext_Product_description(ctx, field)
-			case "price":
-				return ec.fieldContext_Product_price(ctx, field)
-			case "stock":
-				return ec.fieldContext_Product_stock(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+			return ec.childFields_Product(ctx, field)
 		},
 	}
 	defer func() {
@@ -773,10 +923,12 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_addToCart,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addToCart(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().AddToCart(ctx, fc.Args["sku"].(string), fc.Args["quantity"].(int))
+			return ec.Resolvers.Mutation().AddToCart(ctx, fc.Args["sku"].(string), fc.Args["quantity"].(int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -787,22 +939,23 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 					var zeroVal *model.Cart
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNCart2ᚖbehalfᚋmodelᚐCart,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalNCart2ᚖbehalfᚋmodelᚐCart(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_addToCart(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -810,25 +963,7 @@ func (ec *executionContext) fieldContext_Mutation_addToCart(ctx context.Context,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Cart_id(ctx, field)
-			case "items":
-				return ec.fieldContext_Cart_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Cart_total(ctx, field)
-			case "version":
-				return ec.fieldContext_Cart_version(ctx, field)
-			case "customer":
-				return ec.fieldContext_Cart_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Cart_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Cart_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Cart_operator(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+			return ec.childFields_Cart(ctx, field)
 		},
 	}
 	defer func() {
@@ -850,10 +985,12 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_updateCartItem,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCartItem(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().UpdateCartItem(ctx, fc.Args["sku"].(string), fc.Args["quantity"].(int))
+			return ec.Resolvers.Mutation().UpdateCartItem(ctx, fc.Args["sku"].(string), fc.Args["quantity"].(int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -864,22 +1001,23 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNCart2ᚖbehalfᚋmodelᚐCart,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalNCart2ᚖbehalfᚋmodelᚐCart(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_updateCartItem(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -887,25 +1025,7 @@ func (ec *executionContext) fieldContext_Mutation_updateCartItem(ctx context.Con
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Cart_id(ctx, field)
-			case "items":
-				return ec.fieldContext_Cart_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Cart_total(ctx, field)
-			case "version":
-				return ec.fieldContext_Cart_version(ctx, field)
-			case "customer":
-				return ec.fieldContext_Cart_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Cart_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Cart_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Cart_operator(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+			return ec.childFields_Cart(ctx, field)
 		},
 	}
 	defer func() {
@@ -927,10 +1047,12 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_removeFromCart,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeFromCart(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().RemoveFromCart(ctx, fc.Args["sku"].(string))
+			return ec.Resolvers.Mutation().RemoveFromCart(ctx, fc.Args["sku"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -941,22 +1063,23 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNCart2ᚖbehalfᚋmodelᚐCart,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalNCart2ᚖbehalfᚋmodelᚐCart(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_removeFromCart(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -964,25 +1087,7 @@ func (ec *executionContext) fieldContext_Mutation_removeFromCart(ctx context.Con
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Cart_id(ctx, field)
-			case "items":
-				return ec.fieldContext_Cart_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Cart_total(ctx, field)
-			case "version":
-				return ec.fieldContext_Cart_version(ctx, field)
-			case "customer":
-				return ec.fieldContext_Cart_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Cart_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Cart_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Cart_operator(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+			return ec.childFields_Cart(ctx, field)
 		},
 	}
 	defer func() {
@@ -1004,10 +1109,12 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_addToCartFromFile,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addToCartFromFile(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().AddToCartFromFile(ctx, fc.Args["file"].(graphql.Upload))
+			return ec.Resolvers.Mutation().AddToCartFromFile(ctx, fc.Args["file"].(graphql.Upload))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1018,22 +1125,23 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 					var zeroVal *model.BulkAddResult
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.BulkAddResult
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNBulkAddResult2ᚖbehalfᚋmodelᚐBulkAddResult,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkAddResult) graphql.Marshaler {
+			return ec.marshalNBulkAddResult2ᚖbehalfᚋmodelᚐBulkAddResult(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_addToCartFromFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1041,15 +1149,7 @@ func (ec *executionContext) fieldContext_Mutation_addToCartFromFile(ctx context.
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "cart":
-				return ec.fieldContext_BulkAddResult_cart(ctx, field)
-			case "added":
-				return ec.fieldContext_BulkAddResult_added(ctx, field)
-			case "errors":
-				return ec.fieldContext_BulkAddResult_errors(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type BulkAddResult", field.Name)
+			return ec.childFields_BulkAddResult(ctx, field)
 		},
 	}
 	defer func() {
@@ -1071,10 +1171,12 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_placeOrder,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_placeOrder(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().PlaceOrder(ctx, fc.Args["idempotencyKey"].(string))
+			return ec.Resolvers.Mutation().PlaceOrder(ctx, fc.Args["idempotencyKey"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1085,22 +1187,23 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 					var zeroVal *model.Order
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Order
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNOrder2ᚖbehalfᚋmodelᚐOrder,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖbehalfᚋmodelᚐOrder(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_placeOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1108,31 +1211,7 @@ func (ec *executionContext) fieldContext_Mutation_placeOrder(ctx context.Context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Order_id(ctx, field)
-			case "number":
-				return ec.fieldContext_Order_number(ctx, field)
-			case "status":
-				return ec.fieldContext_Order_status(ctx, field)
-			case "items":
-				return ec.fieldContext_Order_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Order_total(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Order_createdAt(ctx, field)
-			case "customer":
-				return ec.fieldContext_Order_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Order_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Order_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Order_operator(ctx, field)
-			case "payments":
-				return ec.fieldContext_Order_payments(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
+			return ec.childFields_Order(ctx, field)
 		},
 	}
 	defer func() {
@@ -1154,10 +1233,12 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_payOrder,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_payOrder(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(string), fc.Args["paymentToken"].(*string))
+			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(string), fc.Args["paymentToken"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1168,22 +1249,23 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 					var zeroVal *model.Payment
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Payment
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNPayment2ᚖbehalfᚋmodelᚐPayment,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖbehalfᚋmodelᚐPayment(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_payOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1191,33 +1273,7 @@ func (ec *executionContext) fieldContext_Mutation_payOrder(ctx context.Context, 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Payment_id(ctx, field)
-			case "order":
-				return ec.fieldContext_Payment_order(ctx, field)
-			case "method":
-				return ec.fieldContext_Payment_method(ctx, field)
-			case "status":
-				return ec.fieldContext_Payment_status(ctx, field)
-			case "amount":
-				return ec.fieldContext_Payment_amount(ctx, field)
-			case "reference":
-				return ec.fieldContext_Payment_reference(ctx, field)
-			case "declineCode":
-				return ec.fieldContext_Payment_declineCode(ctx, field)
-			case "customer":
-				return ec.fieldContext_Payment_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Payment_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Payment_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Payment_operator(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Payment_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
+			return ec.childFields_Payment(ctx, field)
 		},
 	}
 	defer func() {
@@ -1239,10 +1295,12 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_createOrganization,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createOrganization(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().CreateOrganization(ctx, fc.Args["input"].(model.CreateOrganizationInput))
+			return ec.Resolvers.Mutation().CreateOrganization(ctx, fc.Args["input"].(model.CreateOrganizationInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1253,22 +1311,23 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 					var zeroVal *model.Organization
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Organization
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNOrganization2ᚖbehalfᚋmodelᚐOrganization,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
+			return ec.marshalNOrganization2ᚖbehalfᚋmodelᚐOrganization(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_createOrganization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1276,17 +1335,7 @@ func (ec *executionContext) fieldContext_Mutation_createOrganization(ctx context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Organization_id(ctx, field)
-			case "name":
-				return ec.fieldContext_Organization_name(ctx, field)
-			case "contacts":
-				return ec.fieldContext_Organization_contacts(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Organization_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
+			return ec.childFields_Organization(ctx, field)
 		},
 	}
 	defer func() {
@@ -1308,10 +1357,12 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_createContact,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createContact(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().CreateContact(ctx, fc.Args["input"].(model.CreateContactInput))
+			return ec.Resolvers.Mutation().CreateContact(ctx, fc.Args["input"].(model.CreateContactInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1322,22 +1373,23 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 					var zeroVal *model.Contact
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.Contact
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNContact2ᚖbehalfᚋmodelᚐContact,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalNContact2ᚖbehalfᚋmodelᚐContact(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_createContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1345,27 +1397,7 @@ func (ec *executionContext) fieldContext_Mutation_createContact(ctx context.Cont
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Contact_id(ctx, field)
-			case "firstName":
-				return ec.fieldContext_Contact_firstName(ctx, field)
-			case "lastName":
-				return ec.fieldContext_Contact_lastName(ctx, field)
-			case "fullName":
-				return ec.fieldContext_Contact_fullName(ctx, field)
-			case "email":
-				return ec.fieldContext_Contact_email(ctx, field)
-			case "phone":
-				return ec.fieldContext_Contact_phone(ctx, field)
-			case "organization":
-				return ec.fieldContext_Contact_organization(ctx, field)
-			case "accounts":
-				return ec.fieldContext_Contact_accounts(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Contact_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
+			return ec.childFields_Contact(ctx, field)
 		},
 	}
 	defer func() {
@@ -1387,27 +1419,29 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_loginOnBehalf,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_loginOnBehalf(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().LoginOnBehalf(ctx, fc.Args["userId"].(string), fc.Args["reason"].(*string))
+			return ec.Resolvers.Mutation().LoginOnBehalf(ctx, fc.Args["userId"].(string), fc.Args["reason"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "onbehalf.requested")
@@ -1415,22 +1449,23 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNOnBehalfTicket2ᚖbehalfᚋmodelᚐOnBehalfTicket,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OnBehalfTicket) graphql.Marshaler {
+			return ec.marshalNOnBehalfTicket2ᚖbehalfᚋmodelᚐOnBehalfTicket(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_loginOnBehalf(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1438,17 +1473,7 @@ func (ec *executionContext) fieldContext_Mutation_loginOnBehalf(ctx context.Cont
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "ticket":
-				return ec.fieldContext_OnBehalfTicket_ticket(ctx, field)
-			case "url":
-				return ec.fieldContext_OnBehalfTicket_url(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_OnBehalfTicket_expiresAt(ctx, field)
-			case "user":
-				return ec.fieldContext_OnBehalfTicket_user(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type OnBehalfTicket", field.Name)
+			return ec.childFields_OnBehalfTicket(ctx, field)
 		},
 	}
 	defer func() {
@@ -1470,27 +1495,29 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_confirmOnBehalf,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmOnBehalf(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().ConfirmOnBehalf(ctx, fc.Args["ticket"].(string), fc.Args["login"].(string), fc.Args["password"].(string))
+			return ec.Resolvers.Mutation().ConfirmOnBehalf(ctx, fc.Args["ticket"].(string), fc.Args["login"].(string), fc.Args["password"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "onbehalf.started")
@@ -1498,22 +1525,23 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNAuthPayload2ᚖbehalfᚋmodelᚐAuthPayload,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖbehalfᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_confirmOnBehalf(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1521,17 +1549,7 @@ func (ec *executionContext) fieldContext_Mutation_confirmOnBehalf(ctx context.Co
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "token":
-				return ec.fieldContext_AuthPayload_token(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
-			case "user":
-				return ec.fieldContext_AuthPayload_user(ctx, field)
-			case "session":
-				return ec.fieldContext_AuthPayload_session(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+			return ec.childFields_AuthPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -1553,9 +1571,11 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_endOnBehalf,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_endOnBehalf(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Mutation().EndOnBehalf(ctx)
+			return ec.Resolvers.Mutation().EndOnBehalf(ctx)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1566,33 +1586,25 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_endOnBehalf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type Boolean does not have child fields")
-		},
-	}
-	return fc, nil
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1600,27 +1612,29 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_setAllowLoginOnBehalf,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAllowLoginOnBehalf(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().SetAllowLoginOnBehalf(ctx, fc.Args["allow"].(bool))
+			return ec.Resolvers.Mutation().SetAllowLoginOnBehalf(ctx, fc.Args["allow"].(bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "user.consent")
@@ -1628,22 +1642,23 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 					var zeroVal *model.User
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖbehalfᚋmodelᚐUser(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_setAllowLoginOnBehalf(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1651,29 +1666,7 @@ func (ec *executionContext) fieldContext_Mutation_setAllowLoginOnBehalf(ctx cont
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_User_id(ctx, field)
-			case "login":
-				return ec.fieldContext_User_login(ctx, field)
-			case "email":
-				return ec.fieldContext_User_email(ctx, field)
-			case "roles":
-				return ec.fieldContext_User_roles(ctx, field)
-			case "permissions":
-				return ec.fieldContext_User_permissions(ctx, field)
-			case "locked":
-				return ec.fieldContext_User_locked(ctx, field)
-			case "contact":
-				return ec.fieldContext_User_contact(ctx, field)
-			case "allowLoginOnBehalf":
-				return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
-			case "canLoginOnBehalf":
-				return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_User_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	defer func() {
@@ -1695,20 +1688,22 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_createUser,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createUser(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(model.CreateUserInput))
+			return ec.Resolvers.Mutation().CreateUser(ctx, fc.Args["input"].(model.CreateUserInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "user.create")
@@ -1716,22 +1711,23 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action)
 			}
 
 			next = directive2
 			return next
 		},
-		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖbehalfᚋmodelᚐUser(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_createUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1739,29 +1735,7 @@ func (ec *executionContext) fieldContext_Mutation_createUser(ctx context.Context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_User_id(ctx, field)
-			case "login":
-				return ec.fieldContext_User_login(ctx, field)
-			case "email":
-				return ec.fieldContext_User_email(ctx, field)
-			case "roles":
-				return ec.fieldContext_User_roles(ctx, field)
-			case "permissions":
-				return ec.fieldContext_User_permissions(ctx, field)
-			case "locked":
-				return ec.fieldContext_User_locked(ctx, field)
-			case "contact":
-				return ec.fieldContext_User_contact(ctx, field)
-			case "allowLoginOnBehalf":
-				return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
-			case "canLoginOnBehalf":
-				return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_User_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	defer func() {
@@ -1783,20 +1757,22 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_updateUser,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateUser(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().UpdateUser(ctx, fc.Args["input"].(model.UpdateUserInput))
+			return ec.Resolvers.Mutation().UpdateUser(ctx, fc.Args["input"].(model.UpdateUserInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "user.update")
@@ -1804,22 +1780,23 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action)
 			}
 
 			next = directive2
 			return next
 		},
-		ec.marshalNUser2ᚖbehalfᚋmodelᚐUser,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖbehalfᚋmodelᚐUser(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1827,29 +1804,7 @@ func (ec *executionContext) fieldContext_Mutation_updateUser(ctx context.Context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_User_id(ctx, field)
-			case "login":
-				return ec.fieldContext_User_login(ctx, field)
-			case "email":
-				return ec.fieldContext_User_email(ctx, field)
-			case "roles":
-				return ec.fieldContext_User_roles(ctx, field)
-			case "permissions":
-				return ec.fieldContext_User_permissions(ctx, field)
-			case "locked":
-				return ec.fieldContext_User_locked(ctx, field)
-			case "contact":
-				return ec.fieldContext_User_contact(ctx, field)
-			case "allowLoginOnBehalf":
-				return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
-			case "canLoginOnBehalf":
-				return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_User_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	defer func() {
@@ -1871,27 +1826,29 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_revokeSession,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeSession(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().RevokeSession(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["id"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "session.revoke")
@@ -1899,22 +1856,23 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -1944,27 +1902,29 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_revokeAllSessions,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeAllSessions(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().RevokeAllSessions(ctx, fc.Args["userId"].(string))
+			return ec.Resolvers.Mutation().RevokeAllSessions(ctx, fc.Args["userId"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal int
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal int
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "session.revokeAll")
@@ -1972,22 +1932,23 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 					var zeroVal int
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal int
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNInt2int,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_revokeAllSessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -2017,27 +1978,29 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_changePassword,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_changePassword(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().ChangePassword(ctx, fc.Args["currentPassword"].(string), fc.Args["newPassword"].(string))
+			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["currentPassword"].(string), fc.Args["newPassword"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "auth.password.change")
@@ -2045,22 +2008,23 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -2090,27 +2054,29 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_generateApiKey,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateApiKey(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().GenerateAPIKey(ctx, fc.Args["name"].(string), fc.Args["expiresAt"].(*time.Time))
+			return ec.Resolvers.Mutation().GenerateAPIKey(ctx, fc.Args["name"].(string), fc.Args["expiresAt"].(*time.Time))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "apikey.generate")
@@ -2118,22 +2084,23 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 					var zeroVal *model.APIKeySecret
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNApiKeySecret2ᚖbehalfᚋmodelᚐAPIKeySecret,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.APIKeySecret) graphql.Marshaler {
+			return ec.marshalNApiKeySecret2ᚖbehalfᚋmodelᚐAPIKeySecret(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_generateApiKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -2141,13 +2108,7 @@ func (ec *executionContext) fieldContext_Mutation_generateApiKey(ctx context.Con
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "apiKey":
-				return ec.fieldContext_ApiKeySecret_apiKey(ctx, field)
-			case "secret":
-				return ec.fieldContext_ApiKeySecret_secret(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type ApiKeySecret", field.Name)
+			return ec.childFields_ApiKeySecret(ctx, field)
 		},
 	}
 	defer func() {
@@ -2169,27 +2130,29 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Mutation_revokeApiKey,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeApiKey(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Mutation().RevokeAPIKey(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Mutation().RevokeAPIKey(ctx, fc.Args["id"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 			directive3 := func(ctx context.Context) (any, error) {
 				action, err := ec.unmarshalNString2string(ctx, "apikey.revoke")
@@ -2197,22 +2160,23 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 					var zeroVal bool
 					return zeroVal, err
 				}
-				if ec.directives.Audit == nil {
+				if ec.Directives.Audit == nil {
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action)
 			}
 
 			next = directive3
 			return next
 		},
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
@@ -2242,28 +2206,22 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_PageInfo_hasNextPage,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			return obj.HasNextPage, nil
 		},
 		nil,
-		ec.marshalNBoolean2bool,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "PageInfo",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type Boolean does not have child fields")
-		},
-	}
-	return fc, nil
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -2271,28 +2229,22 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_PageInfo_endCursor,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_endCursor(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			return obj.EndCursor, nil
 		},
 		nil,
-		ec.marshalOString2ᚖstring,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "PageInfo",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return nil, errors.New("field of type String does not have child fields")
-		},
-	}
-	return fc, nil
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -2300,17 +2252,20 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_me,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_me(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Query().Me(ctx)
+			return ec.Resolvers.Query().Me(ctx)
 		},
 		nil,
-		ec.marshalOUser2ᚖbehalfᚋmodelᚐUser,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖbehalfᚋmodelᚐUser(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2318,29 +2273,7 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_User_id(ctx, field)
-			case "login":
-				return ec.fieldContext_User_login(ctx, field)
-			case "email":
-				return ec.fieldContext_User_email(ctx, field)
-			case "roles":
-				return ec.fieldContext_User_roles(ctx, field)
-			case "permissions":
-				return ec.fieldContext_User_permissions(ctx, field)
-			case "locked":
-				return ec.fieldContext_User_locked(ctx, field)
-			case "contact":
-				return ec.fieldContext_User_contact(ctx, field)
-			case "allowLoginOnBehalf":
-				return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
-			case "canLoginOnBehalf":
-				return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_User_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2351,17 +2284,20 @@ func (ec *executionContext) _Query_session(ctx context.Context, field graphql.Co
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_session,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_session(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Query().Session(ctx)
+			return ec.Resolvers.Query().Session(ctx)
 		},
 		nil,
-		ec.marshalOSession2ᚖbehalfᚋmodelᚐSession,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Session) graphql.Marshaler {
+			return ec.marshalOSession2ᚖbehalfᚋmodelᚐSession(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2369,31 +2305,7 @@ func (ec *executionContext) fieldContext_Query_session(_ context.Context, field 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Session_id(ctx, field)
-			case "user":
-				return ec.fieldContext_Session_user(ctx, field)
-			case "operator":
-				return ec.fieldContext_Session_operator(ctx, field)
-			case "onBehalf":
-				return ec.fieldContext_Session_onBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Session_createdAt(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_Session_expiresAt(ctx, field)
-			case "lastSeenAt":
-				return ec.fieldContext_Session_lastSeenAt(ctx, field)
-			case "ip":
-				return ec.fieldContext_Session_ip(ctx, field)
-			case "userAgent":
-				return ec.fieldContext_Session_userAgent(ctx, field)
-			case "reason":
-				return ec.fieldContext_Session_reason(ctx, field)
-			case "current":
-				return ec.fieldContext_Session_current(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+			return ec.childFields_Session(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2404,18 +2316,21 @@ func (ec *executionContext) _Query_auditEvents(ctx context.Context, field graphq
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_auditEvents,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditEvents(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().AuditEvents(ctx, fc.Args["filter"].(*model.AuditEventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().AuditEvents(ctx, fc.Args["filter"].(*model.AuditEventFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNAuditEventConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.AuditEvent]) graphql.Marshaler {
+			return ec.marshalNAuditEventConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_auditEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2423,15 +2338,7 @@ func (ec *executionContext) fieldContext_Query_auditEvents(ctx context.Context, 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_AuditEventConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_AuditEventConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_AuditEventConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type AuditEventConnection", field.Name)
+			return ec.childFields_AuditEventConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2453,18 +2360,21 @@ func (ec *executionContext) _Query_products(ctx context.Context, field graphql.C
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_products,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_products(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Products(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Products(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNProductConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Product]) graphql.Marshaler {
+			return ec.marshalNProductConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_products(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2472,15 +2382,7 @@ func (ec *executionContext) fieldContext_Query_products(ctx context.Context, fie
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_ProductConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_ProductConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
+			return ec.childFields_ProductConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2502,18 +2404,21 @@ func (ec *executionContext) _Query_product(ctx context.Context, field graphql.Co
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_product,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_product(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Product(ctx, fc.Args["sku"].(string))
+			return ec.Resolvers.Query().Product(ctx, fc.Args["sku"].(string))
 		},
 		nil,
-		ec.marshalOProduct2ᚖbehalfᚋmodelᚐProduct,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖbehalfᚋmodelᚐProduct(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_product(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2521,21 +2426,7 @@ func (ec *executionContext) fieldContext_Query_product(ctx context.Context, fiel
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Product_id(ctx, field)
-			case "sku":
-				return ec.fieldContext_Product_sku(ctx, field)
-			case "name":
-				return ec.fieldContext_Product_name(ctx, field)
-			case "description":
-				return ec.fieldContext_Product_description(ctx, field)
-			case "price":
-				return ec.fieldContext_Product_price(ctx, field)
-			case "stock":
-				return ec.fieldContext_Product_stock(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+			return ec.childFields_Product(ctx, field)
 		},
 	}
 	defer func() {
@@ -2557,17 +2448,20 @@ func (ec *executionContext) _Query_cart(ctx context.Context, field graphql.Colle
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_cart,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cart(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Query().Cart(ctx)
+			return ec.Resolvers.Query().Cart(ctx)
 		},
 		nil,
-		ec.marshalNCart2ᚖbehalfᚋmodelᚐCart,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalNCart2ᚖbehalfᚋmodelᚐCart(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2575,25 +2469,7 @@ func (ec *executionContext) fieldContext_Query_cart(_ context.Context, field gra
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Cart_id(ctx, field)
-			case "items":
-				return ec.fieldContext_Cart_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Cart_total(ctx, field)
-			case "version":
-				return ec.fieldContext_Cart_version(ctx, field)
-			case "customer":
-				return ec.fieldContext_Cart_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Cart_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Cart_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Cart_operator(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+			return ec.childFields_Cart(ctx, field)
 		},
 	}
 	return fc, nil
@@ -2604,18 +2480,21 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_orders,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_orders(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Orders(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Orders(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNOrderConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Order]) graphql.Marshaler {
+			return ec.marshalNOrderConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2623,15 +2502,7 @@ func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_OrderConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_OrderConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
+			return ec.childFields_OrderConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2653,18 +2524,21 @@ func (ec *executionContext) _Query_order(ctx context.Context, field graphql.Coll
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_order,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_order(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Order(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().Order(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		ec.marshalOOrder2ᚖbehalfᚋmodelᚐOrder,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖbehalfᚋmodelᚐOrder(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_order(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2672,31 +2546,7 @@ func (ec *executionContext) fieldContext_Query_order(ctx context.Context, field 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Order_id(ctx, field)
-			case "number":
-				return ec.fieldContext_Order_number(ctx, field)
-			case "status":
-				return ec.fieldContext_Order_status(ctx, field)
-			case "items":
-				return ec.fieldContext_Order_items(ctx, field)
-			case "total":
-				return ec.fieldContext_Order_total(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Order_createdAt(ctx, field)
-			case "customer":
-				return ec.fieldContext_Order_customer(ctx, field)
-			case "createdBy":
-				return ec.fieldContext_Order_createdBy(ctx, field)
-			case "modifiedBy":
-				return ec.fieldContext_Order_modifiedBy(ctx, field)
-			case "operator":
-				return ec.fieldContext_Order_operator(ctx, field)
-			case "payments":
-				return ec.fieldContext_Order_payments(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
+			return ec.childFields_Order(ctx, field)
 		},
 	}
 	defer func() {
@@ -2718,18 +2568,21 @@ func (ec *executionContext) _Query_organizations(ctx context.Context, field grap
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_organizations,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_organizations(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Organizations(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Organizations(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNOrganizationConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Organization]) graphql.Marshaler {
+			return ec.marshalNOrganizationConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_organizations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2737,15 +2590,7 @@ func (ec *executionContext) fieldContext_Query_organizations(ctx context.Context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_OrganizationConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_OrganizationConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_OrganizationConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type OrganizationConnection", field.Name)
+			return ec.childFields_OrganizationConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2767,18 +2612,21 @@ func (ec *executionContext) _Query_organization(ctx context.Context, field graph
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_organization,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_organization(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Organization(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().Organization(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		ec.marshalOOrganization2ᚖbehalfᚋmodelᚐOrganization,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Organization) graphql.Marshaler {
+			return ec.marshalOOrganization2ᚖbehalfᚋmodelᚐOrganization(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_organization(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2786,17 +2634,7 @@ func (ec *executionContext) fieldContext_Query_organization(ctx context.Context,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Organization_id(ctx, field)
-			case "name":
-				return ec.fieldContext_Organization_name(ctx, field)
-			case "contacts":
-				return ec.fieldContext_Organization_contacts(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Organization_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
+			return ec.childFields_Organization(ctx, field)
 		},
 	}
 	defer func() {
@@ -2818,18 +2656,21 @@ func (ec *executionContext) _Query_contacts(ctx context.Context, field graphql.C
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_contacts,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contacts(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Contacts(ctx, fc.Args["search"].(*string), fc.Args["organizationId"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Contacts(ctx, fc.Args["search"].(*string), fc.Args["organizationId"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNContactConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.Contact]) graphql.Marshaler {
+			return ec.marshalNContactConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2837,15 +2678,7 @@ func (ec *executionContext) fieldContext_Query_contacts(ctx context.Context, fie
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_ContactConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_ContactConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_ContactConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type ContactConnection", field.Name)
+			return ec.childFields_ContactConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2867,18 +2700,21 @@ func (ec *executionContext) _Query_contact(ctx context.Context, field graphql.Co
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_contact,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_contact(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Contact(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().Contact(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		ec.marshalOContact2ᚖbehalfᚋmodelᚐContact,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Contact) graphql.Marshaler {
+			return ec.marshalOContact2ᚖbehalfᚋmodelᚐContact(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_contact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2886,27 +2722,7 @@ func (ec *executionContext) fieldContext_Query_contact(ctx context.Context, fiel
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Contact_id(ctx, field)
-			case "firstName":
-				return ec.fieldContext_Contact_firstName(ctx, field)
-			case "lastName":
-				return ec.fieldContext_Contact_lastName(ctx, field)
-			case "fullName":
-				return ec.fieldContext_Contact_fullName(ctx, field)
-			case "email":
-				return ec.fieldContext_Contact_email(ctx, field)
-			case "phone":
-				return ec.fieldContext_Contact_phone(ctx, field)
-			case "organization":
-				return ec.fieldContext_Contact_organization(ctx, field)
-			case "accounts":
-				return ec.fieldContext_Contact_accounts(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Contact_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Contact", field.Name)
+			return ec.childFields_Contact(ctx, field)
 		},
 	}
 	defer func() {
@@ -2928,18 +2744,21 @@ func (ec *executionContext) _Query_myOnBehalfActivity(ctx context.Context, field
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_myOnBehalfActivity,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myOnBehalfActivity(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().MyOnBehalfActivity(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().MyOnBehalfActivity(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNAuditEventConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.AuditEvent]) graphql.Marshaler {
+			return ec.marshalNAuditEventConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_myOnBehalfActivity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2947,15 +2766,7 @@ func (ec *executionContext) fieldContext_Query_myOnBehalfActivity(ctx context.Co
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_AuditEventConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_AuditEventConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_AuditEventConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type AuditEventConnection", field.Name)
+			return ec.childFields_AuditEventConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -2977,18 +2788,21 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_users,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_users(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Users(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		ec.marshalNUserConnection2ᚖbehalfᚋmodelᚐConnection,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[model.User]) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖbehalfᚋmodelᚐConnection(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -2996,15 +2810,7 @@ func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "edges":
-				return ec.fieldContext_UserConnection_edges(ctx, field)
-			case "pageInfo":
-				return ec.fieldContext_UserConnection_pageInfo(ctx, field)
-			case "totalCount":
-				return ec.fieldContext_UserConnection_totalCount(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type UserConnection", field.Name)
+			return ec.childFields_UserConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -3026,18 +2832,21 @@ func (ec *executionContext) _Query_user(ctx context.Context, field graphql.Colle
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_user,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_user(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().User(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Query().User(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		ec.marshalOUser2ᚖbehalfᚋmodelᚐUser,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖbehalfᚋmodelᚐUser(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3045,29 +2854,7 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_User_id(ctx, field)
-			case "login":
-				return ec.fieldContext_User_login(ctx, field)
-			case "email":
-				return ec.fieldContext_User_email(ctx, field)
-			case "roles":
-				return ec.fieldContext_User_roles(ctx, field)
-			case "permissions":
-				return ec.fieldContext_User_permissions(ctx, field)
-			case "locked":
-				return ec.fieldContext_User_locked(ctx, field)
-			case "contact":
-				return ec.fieldContext_User_contact(ctx, field)
-			case "allowLoginOnBehalf":
-				return ec.fieldContext_User_allowLoginOnBehalf(ctx, field)
-			case "canLoginOnBehalf":
-				return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_User_createdAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	defer func() {
@@ -3089,30 +2876,33 @@ func (ec *executionContext) _Query_mySessions(ctx context.Context, field graphql
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_mySessions,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_mySessions(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Query().MySessions(ctx)
+			return ec.Resolvers.Query().MySessions(ctx)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal []*model.Session
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive0)
+				return ec.Directives.DenyApiKey(ctx, nil, directive0)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNSession2ᚕᚖbehalfᚋmodelᚐSessionᚄ,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚕᚖbehalfᚋmodelᚐSessionᚄ(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_mySessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3120,31 +2910,7 @@ func (ec *executionContext) fieldContext_Query_mySessions(_ context.Context, fie
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Session_id(ctx, field)
-			case "user":
-				return ec.fieldContext_Session_user(ctx, field)
-			case "operator":
-				return ec.fieldContext_Session_operator(ctx, field)
-			case "onBehalf":
-				return ec.fieldContext_Session_onBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Session_createdAt(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_Session_expiresAt(ctx, field)
-			case "lastSeenAt":
-				return ec.fieldContext_Session_lastSeenAt(ctx, field)
-			case "ip":
-				return ec.fieldContext_Session_ip(ctx, field)
-			case "userAgent":
-				return ec.fieldContext_Session_userAgent(ctx, field)
-			case "reason":
-				return ec.fieldContext_Session_reason(ctx, field)
-			case "current":
-				return ec.fieldContext_Session_current(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+			return ec.childFields_Session(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3155,31 +2921,34 @@ func (ec *executionContext) _Query_sessions(ctx context.Context, field graphql.C
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_sessions,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sessions(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.resolvers.Query().Sessions(ctx, fc.Args["userId"].(string))
+			return ec.Resolvers.Query().Sessions(ctx, fc.Args["userId"].(string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal []*model.Session
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive0)
+				return ec.Directives.DenyApiKey(ctx, nil, directive0)
 			}
 
 			next = directive1
 			return next
 		},
-		ec.marshalNSession2ᚕᚖbehalfᚋmodelᚐSessionᚄ,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚕᚖbehalfᚋmodelᚐSessionᚄ(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_sessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3187,31 +2956,7 @@ func (ec *executionContext) fieldContext_Query_sessions(ctx context.Context, fie
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_Session_id(ctx, field)
-			case "user":
-				return ec.fieldContext_Session_user(ctx, field)
-			case "operator":
-				return ec.fieldContext_Session_operator(ctx, field)
-			case "onBehalf":
-				return ec.fieldContext_Session_onBehalf(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_Session_createdAt(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_Session_expiresAt(ctx, field)
-			case "lastSeenAt":
-				return ec.fieldContext_Session_lastSeenAt(ctx, field)
-			case "ip":
-				return ec.fieldContext_Session_ip(ctx, field)
-			case "userAgent":
-				return ec.fieldContext_Session_userAgent(ctx, field)
-			case "reason":
-				return ec.fieldContext_Session_reason(ctx, field)
-			case "current":
-				return ec.fieldContext_Session_current(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+			return ec.childFields_Session(ctx, field)
 		},
 	}
 	defer func() {
@@ -3233,37 +2978,40 @@ func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.Co
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query_apiKeys,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_apiKeys(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.resolvers.Query().APIKeys(ctx)
+			return ec.Resolvers.Query().APIKeys(ctx)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyOnBehalf == nil {
+				if ec.Directives.DenyOnBehalf == nil {
 					var zeroVal []*model.APIKey
 					return zeroVal, errors.New("directive denyOnBehalf is not implemented")
 				}
-				return ec.directives.DenyOnBehalf(ctx, nil, directive0)
+				return ec.Directives.DenyOnBehalf(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				if ec.directives.DenyApiKey == nil {
+				if ec.Directives.DenyApiKey == nil {
 					var zeroVal []*model.APIKey
 					return zeroVal, errors.New("directive denyApiKey is not implemented")
 				}
-				return ec.directives.DenyApiKey(ctx, nil, directive1)
+				return ec.Directives.DenyApiKey(ctx, nil, directive1)
 			}
 
 			next = directive2
 			return next
 		},
-		ec.marshalNApiKey2ᚕᚖbehalfᚋmodelᚐAPIKeyᚄ,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.APIKey) graphql.Marshaler {
+			return ec.marshalNApiKey2ᚕᚖbehalfᚋmodelᚐAPIKeyᚄ(ctx, selections, v)
+		},
 		true,
 		true,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query_apiKeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3271,21 +3019,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(_ context.Context, field 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "id":
-				return ec.fieldContext_ApiKey_id(ctx, field)
-			case "name":
-				return ec.fieldContext_ApiKey_name(ctx, field)
-			case "prefix":
-				return ec.fieldContext_ApiKey_prefix(ctx, field)
-			case "createdAt":
-				return ec.fieldContext_ApiKey_createdAt(ctx, field)
-			case "expiresAt":
-				return ec.fieldContext_ApiKey_expiresAt(ctx, field)
-			case "lastUsedAt":
-				return ec.fieldContext_ApiKey_lastUsedAt(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+			return ec.childFields_ApiKey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3296,18 +3030,21 @@ func (ec *executionContext) _Query___type(ctx context.Context, field graphql.Col
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query___type,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query___type(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.introspectType(fc.Args["name"].(string))
+			return ec.IntrospectType(fc.Args["name"].(string))
 		},
 		nil,
-		ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType,
+		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Type) graphql.Marshaler {
+			return ec.marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3315,31 +3052,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "kind":
-				return ec.fieldContext___Type_kind(ctx, field)
-			case "name":
-				return ec.fieldContext___Type_name(ctx, field)
-			case "description":
-				return ec.fieldContext___Type_description(ctx, field)
-			case "specifiedByURL":
-				return ec.fieldContext___Type_specifiedByURL(ctx, field)
-			case "fields":
-				return ec.fieldContext___Type_fields(ctx, field)
-			case "interfaces":
-				return ec.fieldContext___Type_interfaces(ctx, field)
-			case "possibleTypes":
-				return ec.fieldContext___Type_possibleTypes(ctx, field)
-			case "enumValues":
-				return ec.fieldContext___Type_enumValues(ctx, field)
-			case "inputFields":
-				return ec.fieldContext___Type_inputFields(ctx, field)
-			case "ofType":
-				return ec.fieldContext___Type_ofType(ctx, field)
-			case "isOneOf":
-				return ec.fieldContext___Type_isOneOf(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type __Type", field.Name)
+			return ec.childFields___Type(ctx, field)
 		},
 	}
 	defer func() {
@@ -3361,17 +3074,20 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 		ctx,
 		ec.OperationContext,
 		field,
-		ec.fieldContext_Query___schema,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query___schema(ctx, field)
+		},
 		func(ctx context.Context) (any, error) {
-			return ec.introspectSchema()
+			return ec.IntrospectSchema()
 		},
 		nil,
-		ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema,
+		func(ctx context.Context, selections ast.SelectionSet, v *introspection.Schema) graphql.Marshaler {
+			return ec.marshalO__Schema2ᚖgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐSchema(ctx, selections, v)
+		},
 		true,
 		false,
 	)
 }
-
 func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
@@ -3379,21 +3095,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			switch field.Name {
-			case "description":
-				return ec.fieldContext___Schema_description(ctx, field)
-			case "types":
-				return ec.fieldContext___Schema_types(ctx, field)
-			case "queryType":
-				return ec.fieldContext___Schema_queryType(ctx, field)
-			case "mutationType":
-				return ec.fieldContext___Schema_mutationType(ctx, field)
-			case "subscriptionType":
-				return ec.fieldContext___Schema_subscriptionType(ctx, field)
-			case "directives":
-				return ec.fieldContext___Schema_directives(ctx, field)
-			}
-			return nil, fmt.Errorf("no field named %q was found under type __Schema", field.Name)
+			return ec.childFields___Schema(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3420,7 +3122,8 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := make(map[string]*graphql.FieldSet)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -3593,16 +3296,14 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.deferred, int32(len(deferred)))
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
 
-	for label, dfs := range deferred {
-		ec.processDeferredGroup(graphql.DeferredGroup{
-			Label:    label,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: dfs,
-			Context:  ctx,
-		})
-	}
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
 
 	return out
 }
@@ -3613,7 +3314,8 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := make(map[string]*graphql.FieldSet)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -3625,6 +3327,9 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -3634,16 +3339,14 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.deferred, int32(len(deferred)))
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
 
-	for label, dfs := range deferred {
-		ec.processDeferredGroup(graphql.DeferredGroup{
-			Label:    label,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: dfs,
-			Context:  ctx,
-		})
-	}
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
 
 	return out
 }
@@ -3657,7 +3360,8 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := make(map[string]*graphql.FieldSet)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -3670,13 +3374,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "me":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_me(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3689,13 +3396,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "session":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_session(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3752,13 +3462,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "product":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_product(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3815,13 +3528,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "order":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_order(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3856,13 +3572,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "organization":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_organization(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3897,13 +3616,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "contact":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_contact(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -3960,13 +3682,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "user":
 			field := field
 
-			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
 				res = ec._Query_user(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
 				return res
 			}
 
@@ -4046,10 +3771,16 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
 			})
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "__schema":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4059,16 +3790,14 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.deferred, int32(len(deferred)))
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
 
-	for label, dfs := range deferred {
-		ec.processDeferredGroup(graphql.DeferredGroup{
-			Label:    label,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: dfs,
-			Context:  ctx,
-		})
-	}
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
 
 	return out
 }
