@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -375,10 +376,16 @@ func (s *Service) OrganizationOf(ctx context.Context, u *model.User) (string, er
 	if u.ContactID == nil {
 		return "", nil
 	}
-	var org []*string
-	err := s.db.WithContext(ctx).Model(&model.Contact{}).Where("id = ?", *u.ContactID).Pluck("organization_id", &org).Error
-	if err != nil || len(org) == 0 || org[0] == nil {
-		return "", err
+	// A contact without an organization has a NULL organization_id: scan into a nullable column (GORM's
+	// Pluck into []*string scans into a plain string and fails on NULL).
+	var rows []struct{ OrganizationID *string }
+	err := s.db.WithContext(ctx).Model(&model.Contact{}).Select("organization_id").
+		Where("id = ?", *u.ContactID).Limit(1).Find(&rows).Error
+	if err != nil {
+		return "", fmt.Errorf("organization of user %s: %w", u.ID, err)
 	}
-	return *org[0], nil
+	if len(rows) == 0 || rows[0].OrganizationID == nil {
+		return "", nil
+	}
+	return *rows[0].OrganizationID, nil
 }
