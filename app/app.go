@@ -60,7 +60,11 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
 	a.Handler = graph.NewHandler(graph.Deps{
 		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
-		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
+		Loaders: loaders.Fetchers{
+			Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs,
+			Contacts: a.Directory.ContactsByIDs, Products: a.Commerce.ProductsByIDs, Orders: a.Commerce.OrdersByIDs,
+			AccountsOfContacts: a.Security.AccountsOfContacts, PaymentsOfOrders: a.Commerce.PaymentsOfOrders,
+		},
 	})
 	return a
 }

@@ -8,6 +8,7 @@ package resolvers
 import (
 	"behalf/audit"
 	"behalf/graph/generated"
+	"behalf/graph/loaders"
 	"behalf/model"
 	"behalf/security"
 	"context"
@@ -47,7 +48,8 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 	if filter != nil {
 		f = audit.Filter{ActorID: filter.ActorID, SubjectID: filter.SubjectID, Action: filter.Action, OnBehalf: filter.OnBehalf, From: filter.From, To: filter.To}
 	}
-	return r.Audit.List(ctx, f, page(first, after))
+	conn, err := r.Audit.List(ctx, f, page(first, after))
+	return announce(ctx, conn, err, (*loaders.Loaders).AnnounceAuditEvents)
 }
 
 // AuditEvent returns generated.AuditEventResolver implementation.

@@ -8,8 +8,10 @@ package resolvers
 import (
 	"behalf/commerce"
 	"behalf/graph/generated"
+	"behalf/graph/loaders"
 	"behalf/model"
 	"context"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -79,11 +81,33 @@ func (r *orderResolver) Operator(ctx context.Context, obj *model.Order) (*model.
 
 // Payments is the resolver for the payments field.
 func (r *orderResolver) Payments(ctx context.Context, obj *model.Order) ([]*model.Payment, error) {
+	if l := loaders.For(ctx); l != nil {
+		return l.Payments.Load(ctx, obj.ID)
+	}
 	return r.Commerce.PaymentsOf(ctx, obj)
+}
+
+// Product is the resolver for the product field.
+func (r *orderItemResolver) Product(ctx context.Context, obj *model.OrderItem) (*model.Product, error) {
+	if l := loaders.For(ctx); l != nil {
+		return l.Products.Load(ctx, obj.ProductID)
+	}
+	ps, err := r.Commerce.ProductsByIDs(ctx, []string{obj.ProductID})
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
 }
 
 // Order is the resolver for the order field.
 func (r *paymentResolver) Order(ctx context.Context, obj *model.Payment) (*model.Order, error) {
+	if l := loaders.For(ctx); l != nil {
+		o, err := l.Orders.Load(ctx, obj.OrderID)
+		if err == nil && o == nil {
+			return nil, fmt.Errorf("payment %s: order %s not found", obj.ID, obj.OrderID)
+		}
+		return o, err
+	}
 	return r.Commerce.OrderOf(ctx, obj)
 }
 
@@ -114,7 +138,8 @@ func (r *queryResolver) Cart(ctx context.Context) (*model.Cart, error) {
 
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, first *int, after *string) (*model.Connection[model.Order], error) {
-	return r.Commerce.Orders(ctx, page(first, after))
+	conn, err := r.Commerce.Orders(ctx, page(first, after))
+	return announce(ctx, conn, err, (*loaders.Loaders).AnnounceOrders)
 }
 
 // Order is the resolver for the order field.
@@ -128,11 +153,15 @@ func (r *Resolver) Cart() generated.CartResolver { return &cartResolver{r} }
 // Order returns generated.OrderResolver implementation.
 func (r *Resolver) Order() generated.OrderResolver { return &orderResolver{r} }
 
+// OrderItem returns generated.OrderItemResolver implementation.
+func (r *Resolver) OrderItem() generated.OrderItemResolver { return &orderItemResolver{r} }
+
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
 type (
-	cartResolver    struct{ *Resolver }
-	orderResolver   struct{ *Resolver }
-	paymentResolver struct{ *Resolver }
+	cartResolver      struct{ *Resolver }
+	orderResolver     struct{ *Resolver }
+	orderItemResolver struct{ *Resolver }
+	paymentResolver   struct{ *Resolver }
 )

@@ -8,6 +8,7 @@ package resolvers
 import (
 	"behalf/directory"
 	"behalf/graph/generated"
+	"behalf/graph/loaders"
 	"behalf/model"
 	"context"
 )
@@ -19,6 +20,9 @@ func (r *contactResolver) Organization(ctx context.Context, obj *model.Contact) 
 
 // Accounts is the resolver for the accounts field.
 func (r *contactResolver) Accounts(ctx context.Context, obj *model.Contact) ([]*model.User, error) {
+	if l := loaders.For(ctx); l != nil {
+		return l.Accounts.Load(ctx, obj.ID)
+	}
 	return r.Security.AccountsOfContact(ctx, obj.ID)
 }
 
@@ -37,7 +41,8 @@ func (r *mutationResolver) CreateContact(ctx context.Context, input model.Create
 
 // Contacts is the resolver for the contacts field.
 func (r *organizationResolver) Contacts(ctx context.Context, obj *model.Organization, first *int, after *string) (*model.Connection[model.Contact], error) {
-	return r.Directory.Contacts(ctx, nil, &obj.ID, page(first, after))
+	conn, err := r.Directory.Contacts(ctx, nil, &obj.ID, page(first, after))
+	return announce(ctx, conn, err, (*loaders.Loaders).AnnounceContacts)
 }
 
 // Organizations is the resolver for the organizations field.
@@ -52,7 +57,8 @@ func (r *queryResolver) Organization(ctx context.Context, id string) (*model.Org
 
 // Contacts is the resolver for the contacts field.
 func (r *queryResolver) Contacts(ctx context.Context, search *string, organizationID *string, first *int, after *string) (*model.Connection[model.Contact], error) {
-	return r.Directory.Contacts(ctx, search, organizationID, page(first, after))
+	conn, err := r.Directory.Contacts(ctx, search, organizationID, page(first, after))
+	return announce(ctx, conn, err, (*loaders.Loaders).AnnounceContacts)
 }
 
 // Contact is the resolver for the contact field.

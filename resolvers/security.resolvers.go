@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"behalf/graph/generated"
+	"behalf/graph/loaders"
 	"behalf/model"
 	"behalf/security"
 	"context"
@@ -26,7 +27,8 @@ func (r *mutationResolver) UpdateUser(ctx context.Context, input model.UpdateUse
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, search *string, first *int, after *string) (*model.Connection[model.User], error) {
-	return r.Security.ListUsers(ctx, search, page(first, after))
+	conn, err := r.Security.ListUsers(ctx, search, page(first, after))
+	return announce(ctx, conn, err, (*loaders.Loaders).AnnounceUsers)
 }
 
 // User is the resolver for the user field.
@@ -66,10 +68,7 @@ func (r *userResolver) Permissions(ctx context.Context, obj *model.User) ([]stri
 
 // Contact is the resolver for the contact field.
 func (r *userResolver) Contact(ctx context.Context, obj *model.User) (*model.Contact, error) {
-	if obj.ContactID == nil {
-		return nil, nil
-	}
-	return r.Directory.ContactByID(ctx, *obj.ContactID)
+	return r.contactByID(ctx, obj.ContactID)
 }
 
 // AllowLoginOnBehalf is the resolver for the allowLoginOnBehalf field.

@@ -389,3 +389,19 @@ func (s *Service) OrganizationOf(ctx context.Context, u *model.User) (string, er
 	}
 	return *rows[0].OrganizationID, nil
 }
+
+// AccountsOfContacts lists the users linked to each of the contacts (oldest first), for dataloaders.
+func (s *Service) AccountsOfContacts(ctx context.Context, contactIDs []string) (map[string][]*model.User, error) {
+	out := make(map[string][]*model.User, len(contactIDs))
+	if len(contactIDs) == 0 {
+		return out, nil
+	}
+	var us []*model.User
+	if err := s.db.WithContext(ctx).Where("contact_id IN ?", contactIDs).Order("id").Find(&us).Error; err != nil {
+		return nil, fmt.Errorf("accounts of %d contacts: %w", len(contactIDs), err)
+	}
+	for _, u := range us {
+		out[*u.ContactID] = append(out[*u.ContactID], u)
+	}
+	return out, nil
+}

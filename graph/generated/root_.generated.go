@@ -28,6 +28,7 @@ type ResolverRoot interface {
 	Contact() ContactResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
+	OrderItem() OrderItemResolver
 	Organization() OrganizationResolver
 	Payment() PaymentResolver
 	Query() QueryResolver
@@ -213,6 +214,7 @@ type ComplexityRoot struct {
 	OrderItem struct {
 		LineTotal func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Product   func(childComplexity int) int
 		Quantity  func(childComplexity int) int
 		SKU       func(childComplexity int) int
 		UnitPrice func(childComplexity int) int
@@ -1147,6 +1149,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderItem.Name(childComplexity), true
+	case "OrderItem.product":
+		if e.ComplexityRoot.OrderItem.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderItem.Product(childComplexity), true
 	case "OrderItem.quantity":
 		if e.ComplexityRoot.OrderItem.Quantity == nil {
 			break
@@ -2062,6 +2070,8 @@ type OrderItem {
   unitPrice: Money!
   "unitPrice × quantity."
   lineTotal: Money!
+  "The product as it is now (name and price may have changed since the order); null if it no longer exists."
+  product: Product
 }
 
 "A placed order."
@@ -2831,6 +2841,8 @@ func (ec *executionContext) childFields_OrderItem(ctx context.Context, field gra
 		return ec.fieldContext_OrderItem_unitPrice(ctx, field)
 	case "lineTotal":
 		return ec.fieldContext_OrderItem_lineTotal(ctx, field)
+	case "product":
+		return ec.fieldContext_OrderItem_product(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderItem", field.Name)
 }
