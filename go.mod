@@ -15,6 +15,7 @@ require (
 	github.com/vikstrous/dataloadgen v0.0.9
 	github.com/xuri/excelize/v2 v2.10.0
 	golang.org/x/crypto v0.55.0
+	golang.org/x/text v0.41.0
 	gorm.io/driver/postgres v1.6.0
 	gorm.io/gorm v1.31.1
 )
@@ -54,7 +55,6 @@ require (
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/tools v0.49.0 // indirect
 	modernc.org/libc v1.66.3 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

@@ -95,6 +95,9 @@ func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *director
 			if err := conn.Create(c).Error; err != nil {
 				return err
 			}
+			if err := directory.IndexContacts(ctx, conn, c); err != nil {
+				return err
+			}
 			role := security.RoleCustomer
 			if i == 0 || i == 6 {
 				role = security.RoleOrganizationMaintain

@@ -106,6 +106,9 @@ func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*mo
 	if err := db.Create(c).Error; err != nil {
 		return nil, err
 	}
+	if err := IndexContacts(ctx, db, c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -158,16 +161,25 @@ func (s *Service) Contacts(ctx context.Context, search, organizationID *string, 
 	if err != nil {
 		return nil, err
 	}
-	q := s.db.WithContext(ctx).Model(&model.Contact{})
+	q := s.db.WithContext(ctx).Model(&model.Contact{}).Select(contactColumns)
+	none := false // asked for another organization than the caller's
 	if scope != "" {
-		if organizationID != nil && *organizationID != scope {
-			q = q.Where("1 = 0")
-		}
-		q = q.Where("organization_id = ?", scope)
-	} else if organizationID != nil {
+		none = organizationID != nil && *organizationID != scope
+		organizationID = &scope
+	}
+	var words []string
+	if search != nil && strings.TrimSpace(*search) != "" {
+		words = Fold(*search)
+		none = none || len(words) == 0 // a search without any word matches nothing
+	}
+	switch {
+	case none:
+		q = q.Where("1 = 0")
+	case len(words) > 0:
+		return s.searchContacts(ctx, words, organizationID, page)
+	case organizationID != nil:
 		q = q.Where("organization_id = ?", *organizationID)
 	}
-	q = store.MatchWords(q, "contacts", search)
 	return store.Page(ctx, q, page, false, func(c *model.Contact) string { return c.ID })
 }
 
@@ -178,7 +190,7 @@ func (s *Service) Contact(ctx context.Context, id string) (*model.Contact, error
 		return nil, err
 	}
 	var c model.Contact
-	err = s.db.WithContext(ctx).First(&c, "id = ?", id).Error
+	err = s.db.WithContext(ctx).Select(contactColumns).First(&c, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -194,7 +206,7 @@ func (s *Service) Contact(ctx context.Context, id string) (*model.Contact, error
 // ContactByID loads a contact without a permission check (for User.contact of an authorized user).
 func (s *Service) ContactByID(ctx context.Context, id string) (*model.Contact, error) {
 	var c model.Contact
-	err := s.db.WithContext(ctx).First(&c, "id = ?", id).Error
+	err := s.db.WithContext(ctx).Select(contactColumns).First(&c, "id = ?", id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -204,5 +216,5 @@ func (s *Service) ContactByID(ctx context.Context, id string) (*model.Contact, e
 // ContactsByIDs loads contacts in the order of ids (nil where missing), for dataloaders; the parents
 // (users) were already authorized.
 func (s *Service) ContactsByIDs(ctx context.Context, ids []string) ([]*model.Contact, error) {
-	return store.ByIDs(ctx, s.db, ids, func(x *model.Contact) string { return x.ID })
+	return store.ByIDs(ctx, s.db.Select(contactColumns), ids, func(x *model.Contact) string { return x.ID })
 }

@@ -112,13 +112,18 @@ func BenchmarkContactSearch(b *testing.B) {
 // rawSearch runs the same queries (page, count, organization) through GORM without the GraphQL layer.
 func rawSearch(b *testing.B, db *gorm.DB, term string) {
 	ctx := context.Background()
-	q := store.MatchWords(db.WithContext(ctx).Model(&model.Contact{}), "contacts", &term)
+	var ids []string
+	if err := db.WithContext(ctx).Raw(`SELECT contact_id FROM contact_search_tokens WHERE token >= ? AND token < ?
+		ORDER BY token, contact_id LIMIT 21`, term, term+"\U0010FFFF").Scan(&ids).Error; err != nil {
+		b.Fatal(err)
+	}
 	var rows []model.Contact
-	if err := q.Session(&gorm.Session{}).Order("id").Limit(21).Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
 		b.Fatal(err)
 	}
 	var n int64
-	if err := q.Session(&gorm.Session{}).Count(&n).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(`SELECT count(*) FROM contact_search_tokens WHERE token >= ? AND token < ?`,
+		term, term+"\U0010FFFF").Scan(&n).Error; err != nil {
 		b.Fatal(err)
 	}
 	var org model.Organization

@@ -112,6 +112,9 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	a := app.New(cfg, db, log, clock.Real{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := a.Directory.EnsureSearchIndex(ctx); err != nil {
+		return fmt.Errorf("contact search index: %w", err)
+	}
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory)

@@ -16,6 +16,7 @@ import (
 
 	"behalf/app"
 	"behalf/config"
+	"behalf/directory"
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
@@ -184,6 +185,9 @@ func (e *Env) CreateContact(first, last string, orgID *string) *model.Contact {
 	c.SearchText = " " + strings.ToLower(first+" "+last+" "+first+" "+last+" example com") + " "
 	if err := e.DB.Create(c).Error; err != nil {
 		e.T.Fatalf("create contact: %v", err)
+	}
+	if err := directory.IndexContacts(context.Background(), e.DB, c); err != nil {
+		e.T.Fatalf("index contact: %v", err)
 	}
 	return c
 }
