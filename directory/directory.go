@@ -73,6 +73,33 @@ func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*mo
 	if _, err := security.Require(ctx, security.PermCustomersWrite); err != nil {
 		return nil, err
 	}
+	c, err := newContact(in)
+	if err != nil {
+		return nil, err
+	}
+	db := store.Conn(ctx, s.db)
+	if in.OrganizationID != nil {
+		var n int64
+		if err := db.Model(&model.Organization{}).Where("id = ?", *in.OrganizationID).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, apperr.Input("organizationId", "organization does not exist")
+		}
+		c.OrganizationID = in.OrganizationID
+	}
+	if err := db.Create(c).Error; err != nil {
+		return nil, err
+	}
+	if err := IndexContacts(ctx, db, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newContact validates the input of a new contact (everything but the organization's existence): the
+// one rule createContact and the importer share.
+func newContact(in CreateContactInput) (*model.Contact, error) {
 	var err error
 	c := &model.Contact{ID: model.NewID()}
 	if c.FirstName, err = apperr.Text("firstName", in.FirstName, 1, 100); err != nil {
@@ -91,24 +118,7 @@ func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*mo
 			return nil, apperr.Input("phone", "phone may contain digits, spaces and + ( ) . / - (3–40 characters)")
 		}
 	}
-	db := store.Conn(ctx, s.db)
-	if in.OrganizationID != nil {
-		var n int64
-		if err := db.Model(&model.Organization{}).Where("id = ?", *in.OrganizationID).Count(&n).Error; err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, apperr.Input("organizationId", "organization does not exist")
-		}
-		c.OrganizationID = in.OrganizationID
-	}
 	c.SearchText = store.SearchText(c.FirstName, c.LastName, c.Email)
-	if err := db.Create(c).Error; err != nil {
-		return nil, err
-	}
-	if err := IndexContacts(ctx, db, c); err != nil {
-		return nil, err
-	}
 	return c, nil
 }
 

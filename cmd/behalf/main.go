@@ -35,6 +35,7 @@ Usage:
   behalf serve [--addr HOST:PORT] [--db DSN] [--demo] [other settings]
   behalf migrate [--db DSN]
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+  behalf import contacts --file PATH.csv [--db DSN]
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -60,6 +61,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "import":
+		if len(args) == 0 || args[0] != "contacts" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = importContacts(args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
