@@ -78,7 +78,9 @@ func newProduct(in CreateProductInput) (*model.Product, error) {
 // Products lists the catalog, optionally matching words of sku, name or description. The catalog is
 // public: anonymous visitors may browse it.
 func (s *Service) Products(ctx context.Context, search *string, page store.PageArgs) (*model.ProductConnection, error) {
-	q := s.db.WithContext(ctx).Model(&model.Product{})
+	// Only the columns a product has in the API: never the search text or its tsvector.
+	q := s.db.WithContext(ctx).Model(&model.Product{}).
+		Select("id, sku, name, description, price_minor, currency, stock, created_at, updated_at")
 	q = store.MatchWords(q, "products", search)
 	return store.Page(ctx, q, page, false, func(p *model.Product) string { return p.ID })
 }
