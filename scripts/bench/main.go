@@ -1,0 +1,432 @@
+// Command bench is the measuring half of scripts/bench.sh. It has two modes:
+//
+//	bench raw   -addr 127.0.0.1:PORT -db postgres://…       a raw net/http + pgx server answering the
+//	                                                         same JSON as behalf for each scenario
+//	bench drive -behalf http://127.0.0.1:P1 -raw http://127.0.0.1:P2 [flags]
+//	                                                         runs every scenario against both and prints
+//	                                                         one line per scenario with its ratio to raw
+//
+// Loopback only; every loop is bounded by a duration and a request cap.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"behalf/directory"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench raw|drive [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "raw":
+		err = raw(os.Args[2:])
+	case "drive":
+		err = drive(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown mode %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func loopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s is not a loopback address", raw)
+	}
+	return nil
+}
+
+// ---- the raw baseline server ----
+
+// raw serves, on /graphql, the same JSON behalf answers for each scenario's query, doing the same SQL
+// by hand with pgx: the operation is chosen by the request's "operationName".
+func raw(args []string) error {
+	fs := flag.NewFlagSet("raw", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+	dsn := fs.String("db", "", "PostgreSQL DSN")
+	conns := fs.Int("conns", 20, "pool size (behalf's default)")
+	_ = fs.Parse(args)
+	if err := loopback("http://" + *addr); err != nil {
+		return err
+	}
+	cfg, err := pgxpool.ParseConfig(*dsn)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(*conns)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			OperationName string         `json:"operationName"`
+			Variables     map[string]any `json:"variables"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		data, err := rawOp(r.Context(), pool, req.OperationName, req.Variables, r.Header.Get("Authorization"))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": data})
+	})
+	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
+}
+
+func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]any, auth string) (any, error) {
+	switch op {
+	case "typename":
+		return map[string]any{"__typename": "Query"}, nil
+	case "me":
+		sum := sha256.Sum256([]byte(strings.TrimPrefix(auth, "Bearer ")))
+		var uid string
+		if err := pool.QueryRow(ctx, "SELECT user_id FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL", sum[:]).Scan(&uid); err != nil {
+			return nil, err
+		}
+		var id, login, email, roles string
+		if err := pool.QueryRow(ctx, "SELECT id, login, email, roles FROM users WHERE id = $1", uid).Scan(&id, &login, &email, &roles); err != nil {
+			return nil, err
+		}
+		return map[string]any{"me": map[string]any{"id": id, "login": login, "email": email, "roles": strings.Split(roles, ",")}}, nil
+	case "search":
+		term, _ := vars["term"].(string)
+		words := directory.Fold(term)
+		drive := 0
+		for i, w := range words {
+			if len(w) >= len(words[drive]) {
+				drive = i
+			}
+		}
+		q := `SELECT t.contact_id FROM contact_search_tokens t WHERE t.token >= $1 AND t.token < $2
+			AND NOT EXISTS (SELECT 1 FROM contact_search_tokens d WHERE d.contact_id = t.contact_id AND d.token >= $1 AND d.token < t.token)`
+		qa := []any{words[drive], words[drive] + "\U0010FFFF"}
+		for i, w := range words {
+			if i != drive {
+				q += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM contact_search_tokens o WHERE o.contact_id = t.contact_id AND o.token >= $%d AND o.token < $%d)`, len(qa)+1, len(qa)+2)
+				qa = append(qa, w, w+"\U0010FFFF")
+			}
+		}
+		rows, err := pool.Query(ctx, q+" ORDER BY t.token, t.contact_id LIMIT 21", qa...)
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(ids) > 20 {
+			ids = ids[:20]
+		}
+		rows, err = pool.Query(ctx, "SELECT id, first_name, last_name, email FROM contacts WHERE id = ANY($1)", ids)
+		if err != nil {
+			return nil, err
+		}
+		by := map[string]map[string]any{}
+		for rows.Next() {
+			var id, f, l, e string
+			if err := rows.Scan(&id, &f, &l, &e); err != nil {
+				return nil, err
+			}
+			by[id] = map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}
+		}
+		edges := []any{}
+		for _, id := range ids {
+			edges = append(edges, map[string]any{"node": by[id]})
+		}
+		return map[string]any{"contacts": map[string]any{"edges": edges}}, rows.Err()
+	case "catalog":
+		rows, err := pool.Query(ctx, "SELECT id, sku, name, description, price_minor, currency, stock FROM products ORDER BY id LIMIT 51")
+		if err != nil {
+			return nil, err
+		}
+		edges := []any{}
+		for rows.Next() {
+			var id, sku, name, desc, cur string
+			var minor int64
+			var stock int
+			if err := rows.Scan(&id, &sku, &name, &desc, &minor, &cur, &stock); err != nil {
+				return nil, err
+			}
+			if len(edges) < 50 {
+				edges = append(edges, map[string]any{"cursor": id, "node": map[string]any{"id": id, "sku": sku, "name": name, "description": desc,
+					"price": map[string]any{"amount": fmt.Sprintf("%d.%02d", minor/100, minor%100), "currency": cur}, "stock": stock}})
+			}
+		}
+		return map[string]any{"products": map[string]any{"edges": edges}}, rows.Err()
+	}
+	return nil, fmt.Errorf("unknown operation %q", op)
+}
+
+// ---- the driver ----
+
+type client struct {
+	http *http.Client
+	base string
+}
+
+// do posts one GraphQL operation and returns its data, failing on transport or GraphQL errors.
+func (c *client) do(token, op, query string, vars map[string]any) (json.RawMessage, int, error) {
+	body, _ := json.Marshal(map[string]any{"operationName": op, "query": query, "variables": vars})
+	req, err := http.NewRequest(http.MethodPost, c.base+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, resp.StatusCode, err
+	}
+	var out struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []any           `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("%d %s", resp.StatusCode, b)
+	}
+	if len(out.Errors) > 0 || resp.StatusCode != 200 {
+		return nil, resp.StatusCode, fmt.Errorf("%d %s", resp.StatusCode, b)
+	}
+	return out.Data, resp.StatusCode, nil
+}
+
+type stats struct {
+	n, errs int
+	rate    float64
+	lat     []time.Duration
+	firstEr error
+}
+
+func (s stats) pct(p int) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	return s.lat[(len(s.lat)-1)*p/100]
+}
+
+// load runs f from conc goroutines for dur (at most maxReq calls) and returns throughput and latency.
+func load(conc int, dur time.Duration, maxReq int64, f func(worker int) error) stats {
+	var n atomic.Int64
+	var mu sync.Mutex
+	var st stats
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs := 0
+			var first error
+			for time.Now().Before(deadline) && n.Add(1) <= maxReq {
+				t0 := time.Now()
+				if err := f(w); err != nil {
+					errs++
+					if first == nil {
+						first = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			st.lat = append(st.lat, lat...)
+			st.errs += errs
+			if st.firstEr == nil {
+				st.firstEr = first
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	st.n = len(st.lat)
+	st.rate = float64(st.n) / time.Since(start).Seconds()
+	sort.Slice(st.lat, func(i, j int) bool { return st.lat[i] < st.lat[j] })
+	return st
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func line(name string, b, r stats) {
+	ratio := 0.0
+	if r.rate > 0 {
+		ratio = b.rate / r.rate
+	}
+	errs := ""
+	if b.errs+r.errs > 0 {
+		errs = fmt.Sprintf("  errors %d/%d (%v)", b.errs, r.errs, firstErr(b.firstEr, r.firstEr))
+	}
+	fmt.Printf("%-28s behalf %7.0f req/s p50 %8s p95 %8s | raw %7.0f req/s p95 %8s | ratio %.2f%s\n",
+		name, b.rate, ms(b.pct(50)), ms(b.pct(95)), r.rate, ms(r.pct(95)), ratio, errs)
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func drive(args []string) error {
+	fs := flag.NewFlagSet("drive", flag.ExitOnError)
+	behalfURL := fs.String("behalf", "", "behalf base URL (loopback)")
+	rawURL := fs.String("raw", "", "raw baseline base URL (loopback)")
+	adminToken := fs.String("admin-token", "", "an administrator's session token")
+	custToken := fs.String("customer-token", "", "a customer's session token")
+	obToken := fs.String("onbehalf-token", "", "a login-on-behalf session token acting for that customer")
+	stormLogin := fs.String("storm-login", "", "login used by the login storm")
+	stormPassword := fs.String("storm-password", "", "its password")
+	conc := fs.Int("c", 4, "clients")
+	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
+	maxReq := fs.Int64("n", 100000, "request cap per scenario")
+	_ = fs.Parse(args)
+	for _, u := range []string{*behalfURL, *rawURL} {
+		if err := loopback(u); err != nil {
+			return err
+		}
+	}
+	*dur = min(*dur, time.Minute)
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	b, r := &client{hc, *behalfURL}, &client{hc, *rawURL}
+	pair := func(name, op, query, token string, vars map[string]any) {
+		run := func(c *client) stats {
+			return load(*conc, *dur, *maxReq, func(int) error { _, _, err := c.do(token, op, query, vars); return err })
+		}
+		bs := run(b)
+		rs := run(r)
+		line(name, bs, rs)
+	}
+	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
+	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
+	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
+	for _, t := range []struct{ class, term string }{
+		{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
+		{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
+	} {
+		pair("search "+t.class+" \""+t.term+"\"", "search", searchQ, *adminToken, map[string]any{"term": t.term})
+	}
+	pair("catalog page 50 × 10 fields", "catalog",
+		`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
+
+	// The order flow: add to cart, place, pay by invoice; own session against login on behalf.
+	flow := func(token string) stats {
+		var seq atomic.Int64
+		return load(1, *dur, *maxReq/10, func(int) error {
+			i := seq.Add(1)
+			if _, _, err := b.do(token, "add", `mutation add { addToCart(sku: "SKU-00001", quantity: 1) { version } }`, nil); err != nil {
+				return err
+			}
+			key := fmt.Sprintf("k-%d-%d-%s", time.Now().UnixNano(), i, token[len(token)-6:])
+			data, _, err := b.do(token, "place", `mutation place($k: String!) { placeOrder(idempotencyKey: $k) { id } }`, map[string]any{"k": key})
+			if err != nil {
+				return err
+			}
+			var o struct{ PlaceOrder struct{ ID string } }
+			if err := json.Unmarshal(data, &o); err != nil {
+				return err
+			}
+			_, _, err = b.do(token, "pay", `mutation pay($o: ID!, $k: String!) { payOrder(orderId: $o, idempotencyKey: $k, method: INVOICE) { status } }`,
+				map[string]any{"o": o.PlaceOrder.ID, "k": key + "p"})
+			return err
+		})
+	}
+	own := flow(*custToken)
+	ob := flow(*obToken)
+	fmt.Printf("%-28s own p50 %8s p95 %8s %5.1f flows/s | on behalf p50 %8s p95 %8s %5.1f flows/s | on behalf costs %+.1f%% (p50)%s\n",
+		"order flow (add, place, pay)", ms(own.pct(50)), ms(own.pct(95)), own.rate, ms(ob.pct(50)), ms(ob.pct(95)), ob.rate,
+		100*(float64(ob.pct(50))/max(float64(own.pct(50)), 1)-1), errNote(own, ob))
+
+	// Search alone, then while 200 clients log in in a loop.
+	term := map[string]any{"term": "schm"}
+	quiet := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
+	stop := make(chan struct{})
+	var logins, tooMany, otherErr atomic.Int64
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, status, err := b.do("", "login", `mutation login($l: String!, $p: String!) { login(login: $l, password: $p) { token } }`,
+					map[string]any{"l": *stormLogin, "p": *stormPassword})
+				switch {
+				case err == nil:
+					logins.Add(1)
+				case status == http.StatusTooManyRequests:
+					tooMany.Add(1)
+				default:
+					otherErr.Add(1)
+				}
+			}
+		}()
+	}
+	storm := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
+	close(stop)
+	wg.Wait()
+	fmt.Printf("%-28s search p95 alone %8s, during storm %8s (%+.0f%%) | logins ok %d, HTTP 429 %d, other errors %d%s\n",
+		"search during login storm", ms(quiet.pct(95)), ms(storm.pct(95)),
+		100*(float64(storm.pct(95))/max(float64(quiet.pct(95)), 1)-1), logins.Load(), tooMany.Load(), otherErr.Load(), errNote(quiet, storm))
+	return nil
+}
+
+func errNote(a, b stats) string {
+	if a.errs+b.errs == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  errors %d/%d (%v)", a.errs, b.errs, firstErr(a.firstEr, b.firstEr))
+}
