@@ -112,13 +112,15 @@ func grouped[T any](f func(ctx context.Context, ids []string) (map[string][]*T, 
 
 // Loader loads values by string key for one request, in batches (see the package comment).
 type Loader[V any] struct {
-	fetch    func(ctx context.Context, keys []string) (map[string]V, error)
-	fallback *dataloadgen.Loader[string, V]
+	fetch func(ctx context.Context, keys []string) (map[string]V, error)
+
+	fallbackOnce sync.Once
+	fallback     *dataloadgen.Loader[string, V] // made on first use: most requests never need it
 
 	mu       sync.Mutex
 	expected []string
-	pending  map[string]bool
-	entries  map[string]*entry[V]
+	pending  map[string]bool      // nil until something is announced
+	entries  map[string]*entry[V] // nil until something is loaded
 }
 
 type entry[V any] struct {
@@ -128,19 +130,24 @@ type entry[V any] struct {
 }
 
 func newLoader[V any](fetch func(ctx context.Context, keys []string) (map[string]V, error)) *Loader[V] {
-	l := &Loader[V]{fetch: fetch, pending: map[string]bool{}, entries: map[string]*entry[V]{}}
-	l.fallback = dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]V, []error) {
-		m, err := l.fetch(ctx, keys)
-		if err != nil {
-			return nil, []error{err}
-		}
-		out := make([]V, len(keys))
-		for i, k := range keys {
-			out[i] = m[k] // missing: the zero value (no row), not an error
-		}
-		return out, nil
-	}, dataloadgen.WithWait(Wait))
-	return l
+	return &Loader[V]{fetch: fetch}
+}
+
+func (l *Loader[V]) loadFallback(ctx context.Context, key string) (V, error) {
+	l.fallbackOnce.Do(func() {
+		l.fallback = dataloadgen.NewLoader(func(ctx context.Context, keys []string) ([]V, []error) {
+			m, err := l.fetch(ctx, keys)
+			if err != nil {
+				return nil, []error{err}
+			}
+			out := make([]V, len(keys))
+			for i, k := range keys {
+				out[i] = m[k] // missing: the zero value (no row), not an error
+			}
+			return out, nil
+		}, dataloadgen.WithWait(Wait))
+	})
+	return l.fallback.Load(ctx, key)
 }
 
 // Expect announces keys that Loads will ask for soon, so that the first Load fetches them all at once.
@@ -150,6 +157,9 @@ func (l *Loader[V]) Expect(keys ...string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.pending == nil {
+		l.pending = make(map[string]bool, len(keys))
+	}
 	for _, k := range keys {
 		if k == "" || l.pending[k] || l.entries[k] != nil {
 			continue
@@ -168,10 +178,13 @@ func (l *Loader[V]) Load(ctx context.Context, key string) (V, error) {
 	}
 	if !l.pending[key] {
 		l.mu.Unlock()
-		return l.fallback.Load(ctx, key)
+		return l.loadFallback(ctx, key)
 	}
 	keys := l.expected
-	l.expected, l.pending = nil, map[string]bool{}
+	l.expected, l.pending = nil, nil
+	if l.entries == nil {
+		l.entries = make(map[string]*entry[V], len(keys))
+	}
 	batch := make(map[string]*entry[V], len(keys))
 	for _, k := range keys {
 		e := &entry[V]{done: make(chan struct{})}
