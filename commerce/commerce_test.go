@@ -281,10 +281,10 @@ func TestPayOrder(t *testing.T) {
 			must(f.svc.AddToCart(ctx, "A-1", 2))
 			return must(f.svc.PlaceOrder(ctx, "o-"+model.NewID()))
 		}
-		pay := func(o *model.Order, key, method string, token *string) (*model.Payment, error) {
+		pay := func(o *model.Order, key string, method model.PaymentMethod, token *string) (*model.Payment, error) {
 			return f.svc.PayOrder(ctx, PayOrderInput{OrderID: o.ID, IdempotencyKey: key, Method: method, Token: token})
 		}
-		status := func(o *model.Order) string {
+		status := func(o *model.Order) model.OrderStatus {
 			return must(f.svc.Order(ctx, o.ID)).Status
 		}
 
@@ -322,7 +322,7 @@ func TestPayOrder(t *testing.T) {
 		// Refusals before anything is stored.
 		o3 := place()
 		for name, tc := range map[string]struct {
-			method string
+			method model.PaymentMethod
 			token  *string
 			code   apperr.Code
 		}{

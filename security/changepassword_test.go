@@ -133,7 +133,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 		}
 		var reasons []string
 		for _, ev := range env.EventsWithAction("auth.password.change") {
-			reasons = append(reasons, ev.Outcome+":"+ev.Reason)
+			reasons = append(reasons, string(ev.Outcome)+":"+ev.Reason)
 		}
 		if got := strings.Join(reasons, " "); got != "FAILURE:BAD_PASSWORD FAILURE:BAD_PASSWORD FAILURE:BAD_PASSWORD FAILURE:BAD_PASSWORD FAILURE:THROTTLED SUCCESS:" {
 			t.Errorf("events %s", got)
