@@ -14,6 +14,7 @@ import (
 )
 
 func TestCreateProduct(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		admin := f.user("admin", security.RoleAdministrator)
@@ -54,6 +55,7 @@ func TestCreateProduct(t *testing.T) {
 }
 
 func TestProductsSearch(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		admin := f.user("admin", security.RoleAdministrator)
@@ -80,6 +82,7 @@ func TestProductsSearch(t *testing.T) {
 }
 
 func TestCart(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -156,6 +159,7 @@ func TestCart(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestCartIsPerCustomerAndStamped(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -167,7 +171,7 @@ func TestCartIsPerCustomerAndStamped(t *testing.T) {
 			t.Errorf("on-behalf cart stamped %+v", c.Stamp)
 		}
 		var line model.CartItem
-		db.Take(&line, "cart_id = ?", c.ID)
+		dbtest.Must(t, db.Take(&line, "cart_id = ?", c.ID))
 		if line.CreatedBy != "sam" || line.OperatorID == nil {
 			t.Errorf("cart line stamped %+v", line.Stamp)
 		}
@@ -182,6 +186,7 @@ func TestCartIsPerCustomerAndStamped(t *testing.T) {
 }
 
 func TestPlaceOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -233,6 +238,7 @@ func TestPlaceOrder(t *testing.T) {
 }
 
 func TestOrderVisibility(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -272,6 +278,7 @@ func TestOrderVisibility(t *testing.T) {
 }
 
 func TestPayOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
