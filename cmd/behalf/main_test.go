@@ -136,7 +136,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		resc <- result{string(b), err}
 	}()
 	<-started
-	stop() // as SIGTERM would
+	stop()         // as SIGTERM would
 	<-shuttingDown // Shutdown has begun; the request is still held, so runServer must still wait
 	select {
 	case err := <-done:
