@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/reqctx"
 	"behalf/store"
@@ -25,12 +26,15 @@ const (
 
 // Service records and lists audit events.
 type Service struct {
-	db    *gorm.DB
-	clock clock.Clock
+	db      *gorm.DB
+	clock   clock.Clock
+	metrics *metrics.Metrics
 }
 
-// New returns an audit service.
-func New(db *gorm.DB, c clock.Clock) *Service { return &Service{db: db, clock: c} }
+// New returns an audit service; m (may be nil) counts events that could not be written.
+func New(db *gorm.DB, c clock.Clock, m *metrics.Metrics) *Service {
+	return &Service{db: db, clock: c, metrics: m}
+}
 
 // Record writes ev, filling id, time and the request's metadata where empty.
 func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
@@ -53,7 +57,11 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.UserAgent == "" {
 		ev.UserAgent = m.UserAgent
 	}
-	return store.Conn(ctx, s.db).Create(ev).Error
+	if err := store.Conn(ctx, s.db).Create(ev).Error; err != nil {
+		s.metrics.AuditWriteFailed()
+		return err
+	}
+	return nil
 }
 
 type draftKey struct{}

@@ -16,6 +16,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/store"
 
@@ -31,6 +32,8 @@ type Options struct {
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
 	// ConsentOptIn makes customers who never chose refuse login on behalf (BEHALF_ONBEHALF_CONSENT=opt-in).
 	ConsentOptIn bool
+	// Metrics counts login failures and throttles; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultOptions are the contract's defaults.

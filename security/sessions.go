@@ -49,6 +49,12 @@ type AuthResult struct {
 // account's throttle even when the surrounding mutation rolls back. Every refusal is the same
 // UNAUTHENTICATED error; the reason code goes only to the audit event.
 func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, error) {
+	u, err := s.checkPassword(ctx, login, password)
+	s.countLoginFailure(err)
+	return u, err
+}
+
+func (s *Service) checkPassword(ctx context.Context, login, password string) (*model.User, error) {
 	if strings.TrimSpace(login) == "" || password == "" {
 		return nil, apperr.Input("login", "login and password are required")
 	}
@@ -124,6 +130,7 @@ func (s *Service) recordFailure(ctx context.Context, userID string) {
 		updates := map[string]any{"failed_logins": n, "last_failed_at": now}
 		if d := throttleDelay(n); d > 0 {
 			updates["throttled_until"] = now.Add(d)
+			s.opt.Metrics.LoginThrottled()
 		}
 		return db.Model(&model.User{}).Where("id = ?", userID).Updates(updates).Error
 	})
@@ -352,3 +359,10 @@ func (s *Service) authenticateAPIKey(ctx context.Context, bearer string) (*Ident
 
 // SessionLive reports whether sess is usable at now: not revoked, not expired, not idle too long.
 func SessionLive(sess *model.Session, now time.Time) bool { return sessionLive(sess, now) }
+
+// countLoginFailure counts a refused password check by its reason code.
+func (s *Service) countLoginFailure(err error) {
+	if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
+		s.opt.Metrics.LoginFailed(e.Reason)
+	}
+}

@@ -11,5 +11,5 @@ import (
 )
 
 func newTestSecurity(db *gorm.DB) *security.Service {
-	return security.New(db, clock.Real{}, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clock.Real{}), security.DefaultOptions)
+	return security.New(db, clock.Real{}, security.NewHasher(security.DefaultArgon2, 2, time.Second, nil), audit.New(db, clock.Real{}, nil), security.DefaultOptions)
 }

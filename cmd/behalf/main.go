@@ -23,6 +23,7 @@ import (
 	"behalf/model"
 	"behalf/security"
 	"behalf/store"
+	"behalf/telemetry"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -109,9 +110,23 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, db, log, clock.Real{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tp, stopTracing, err := telemetry.Setup(ctx, env, "dev")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.Background()); err != nil {
+			log.Warn().Err(err).Msg("flushing traces failed")
+		}
+	}()
+	var appOpts []app.Option
+	if tp != nil {
+		appOpts = append(appOpts, app.WithTracerProvider(tp))
+		log.Info().Msg("OpenTelemetry tracing on")
+	}
+	a := app.New(cfg, db, log, clock.Real{}, appOpts...)
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory)
@@ -129,8 +144,34 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		msrv, err := serveMetrics(cfg.MetricsAddr, a, log)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+	}
 	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Msg("behalf serving")
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
+}
+
+// serveMetrics serves GET /metrics on its own listener (BEHALF_METRICS_ADDR), apart from the API so it
+// can stay off the public network.
+func serveMetrics(addr string, a *app.App, log zerolog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener (BEHALF_METRICS_ADDR): %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.Metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("metrics serving at /metrics")
+	return srv, nil
 }
 
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
