@@ -17,7 +17,7 @@ func (s *Service) LiveSessionCounts(ctx context.Context) (ordinary, onBehalf int
 	err = s.db.WithContext(ctx).Raw(`
 SELECT s.on_behalf AS on_behalf, count(*) AS n FROM sessions s
 WHERE s.revoked_at IS NULL AND s.expires_at > ?
-  AND s.last_seen_at > CASE WHEN s.on_behalf THEN ? ELSE ? END
+  AND ((s.on_behalf AND s.last_seen_at > ?) OR (NOT s.on_behalf AND s.last_seen_at > ?))
   AND (s.parent_session_id IS NULL OR EXISTS (SELECT 1 FROM sessions p
        WHERE p.id = s.parent_session_id AND p.revoked_at IS NULL AND p.expires_at > ?))
 GROUP BY s.on_behalf`, now, now.Add(-s.opt.OnBehalfIdle), now.Add(-s.opt.SessionIdle), now).Scan(&rows).Error
