@@ -145,11 +145,11 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		return err
 	}
 	if cfg.MetricsAddr != "" {
-		msrv, err := serveMetrics(cfg.MetricsAddr, a, log)
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
-			return err
+			return fmt.Errorf("metrics listener (BEHALF_METRICS_ADDR): %w", err)
 		}
-		defer msrv.Close()
+		defer serveMetrics(mln, a, log).Close()
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Msg("behalf serving")
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
@@ -157,11 +157,7 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 
 // serveMetrics serves GET /metrics on its own listener (BEHALF_METRICS_ADDR), apart from the API so it
 // can stay off the public network.
-func serveMetrics(addr string, a *app.App, log zerolog.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener (BEHALF_METRICS_ADDR): %w", err)
-	}
+func serveMetrics(ln net.Listener, a *app.App, log zerolog.Logger) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", a.Metrics.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
@@ -171,7 +167,7 @@ func serveMetrics(addr string, a *app.App, log zerolog.Logger) (*http.Server, er
 		}
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Msg("metrics serving at /metrics")
-	return srv, nil
+	return srv
 }
 
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
