@@ -22,6 +22,7 @@ import (
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
+	"behalf/servicetoken"
 	"behalf/store"
 	"behalf/telemetry"
 
@@ -36,6 +37,7 @@ Usage:
   behalf serve [--addr HOST:PORT] [--db DSN] [--demo] [other settings]
   behalf migrate [--db DSN]
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+  behalf service-keys rotate [--db DSN]
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -61,6 +63,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "service-keys":
+		if len(args) == 0 || args[0] != "rotate" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = rotateServiceKeys(args[1:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -288,5 +296,29 @@ func userCreate(args []string, env func(string) string, stdin io.Reader, stdout,
 	if !*fromStdin {
 		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
 	}
+	return nil
+}
+
+// rotateServiceKeys retires the service-token signing key now (it stays published until its tokens
+// expire) and starts a new one, for example after a suspected leak.
+func rotateServiceKeys(args []string, env func(string) string, stdout, stderr io.Writer) error {
+	fs, dsn := dbFlags("behalf service-keys rotate", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := dbConfig(*dsn, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	k, err := app.New(cfg, db, log, clock.Real{}).ServiceTokens.Rotate(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "service tokens are now signed with key %s; the previous key stays published for %s\n", k.ID, servicetoken.MaxTTL)
 	return nil
 }

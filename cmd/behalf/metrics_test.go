@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -44,5 +45,37 @@ func TestMetricsListenerServesOnlyMetrics(t *testing.T) {
 	}
 	if code, _ := get("/graphql"); code != http.StatusNotFound {
 		t.Errorf("/graphql on the metrics listener: %d, want 404", code)
+	}
+}
+
+// TestServiceKeysRotate checks `behalf service-keys rotate`: each run starts a new signing key and the
+// previous one stays published.
+func TestServiceKeysRotate(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.FreshDSN(t, "sqlite")
+	for i := 0; i < 2; i++ {
+		if code, out, errs := runCLI(t, "", nil, "service-keys", "rotate", "--db", dsn); code != 0 || !strings.Contains(out, "signed with key") {
+			t.Fatalf("rotate: exit %d, %s %s", code, out, errs)
+		}
+	}
+	cfg, err := dbConfig(dsn, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := openDB(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}()
+	set, err := app.New(cfg, db, zerolog.Nop(), clock.Real{}).ServiceTokens.JWKS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 {
+		t.Errorf("JWKS after two rotations has %d keys, want 2 (the signing key and the one retired just now)", len(set.Keys))
 	}
 }
