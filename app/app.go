@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"net/http"
 	"time"
 
@@ -44,13 +45,6 @@ type App struct {
 	Handler http.Handler
 }
 
-// Option changes how New wires the server.
-type Option func(*options)
-
-type options struct {
-	tracer trace.TracerProvider
-}
-
 // WithTracerProvider turns tracing on: HTTP requests, GraphQL operations and resolvers, and SQL
 // statements become spans of tp.
 func WithTracerProvider(tp trace.TracerProvider) Option {
@@ -62,15 +56,31 @@ func SecurityOptions(cfg config.Config) security.Options {
 	return security.Options{
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
-		LastSeenInterval: cfg.LastSeenInterval, ConsentOptIn: cfg.OnBehalfConsent == "opt-in",
+		LastSeenInterval: cfg.LastSeenInterval,
 	}
 }
 
+// Option adjusts what New wires beyond the configuration.
+type Option func(*options)
+
+type options struct {
+	auditKey   ed25519.PrivateKey
+	hashParams security.Argon2Params
+	tracer     trace.TracerProvider
+}
+
+// WithAuditKey signs audit checkpoints with key (the CLI loads it from BEHALF_AUDIT_KEY_FILE).
+func WithAuditKey(key ed25519.PrivateKey) Option { return func(o *options) { o.auditKey = key } }
+
+// WithHashParams hashes new passwords with p instead of security.DefaultArgon2 (tests use a cheap
+// cost so that each login does not burn 19 MiB and tens of milliseconds).
+func WithHashParams(p security.Argon2Params) Option { return func(o *options) { o.hashParams = p } }
+
 // New wires every service and the HTTP handler.
 func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, opts ...Option) *App {
-	var o options
-	for _, f := range opts {
-		f(&o)
+	o := options{hashParams: security.DefaultArgon2}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	a := &App{Config: cfg, DB: db, Log: log, Clock: clk, Metrics: metrics.New()}
 	if o.tracer != nil {
@@ -79,20 +89,22 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 			log.Error().Err(err).Msg("gorm tracing plugin not installed")
 		}
 	}
-	a.Audit = audit.New(db, clk, a.Metrics)
-	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait, a.Metrics)
+	a.Audit = audit.New(db, clk, audit.Signing{
+		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
+	})
+	hasher := security.NewHasherWithMetrics(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashWait, a.Metrics)
+	a.Directory = directory.New(db, clk)
+	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
+	// Every request of a login-on-behalf session re-checks the whole policy.
 	secOpts := SecurityOptions(cfg)
 	secOpts.Metrics = a.Metrics
-	a.Security = security.New(db, clk, hasher, a.Audit, secOpts)
-	a.Directory = directory.New(db, clk)
-	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
-	// Every request of a login-on-behalf session re-checks the whole policy.
-	a.Security.Guard = a.OnBehalf.Policy.Guard
+	a.Security = security.New(db, clk, hasher, secOpts, policy.Guard)
+	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
 		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
 	a.ServiceTokens = servicetoken.New(db, clk, a.Security, a.Audit, servicetoken.Options{
 		Issuer: cfg.ServiceTokenIssuer, Audiences: cfg.ServiceAudiences, TTL: cfg.ServiceTokenTTL,
-		Rotation: cfg.ServiceKeyRotation, KeySecret: cfg.ServiceKeySecret,
+		Rotation: cfg.ServiceKeyRotation, KeySecret: cfg.ServiceKeySecret, Metrics: a.Metrics,
 	})
 	a.registerCollectors()
 	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -187,5 +188,27 @@ func TestTracingOnBehalfSpans(t *testing.T) {
 	}
 	if !httpSpan || !opSpan || !sqlSpan {
 		t.Errorf("spans: http on behalf %v, operation on behalf %v, sql %v; want all", httpSpan, opSpan, sqlSpan)
+	}
+}
+
+// TestAuditWriteFailuresAreCounted makes the database refuse audit events: the mutation fails, and
+// behalf_audit_write_failures_total moves.
+func TestAuditWriteFailuresAreCounted(t *testing.T) {
+	t.Parallel()
+	db := dbtest.SQLite(t)
+	env := apptest.New(t, db)
+	_, tok := env.UserWithToken("carl.customer", security.RoleCustomer)
+	if err := db.Callback().Create().Before("gorm:create").Register("test:refuse_audit", func(tx *gorm.DB) {
+		if tx.Statement.Table == "audit_events" {
+			_ = tx.AddError(errors.New("audit refused by test"))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := env.Do(tok, `mutation { logout }`, nil); r.Code() != "INTERNAL_SERVER_ERROR" {
+		t.Fatalf("logout with the audit refused: %s, want INTERNAL_SERVER_ERROR", r.Raw)
+	}
+	if got := value(env, "behalf_audit_write_failures_total", nil); got < 1 {
+		t.Errorf("audit write failures = %v, want ≥ 1", got)
 	}
 }

@@ -14,7 +14,7 @@ import (
 func TestHasherCountsQueueAndRejections(t *testing.T) {
 	t.Parallel()
 	m := metrics.New()
-	h := NewHasher(Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 0, m)
+	h := NewHasherWithMetrics(Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 0, m)
 	read := func(name string) float64 {
 		v, err := metrics.Read(m.Gatherer(), name, nil)
 		if err != nil {

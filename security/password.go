@@ -35,9 +35,13 @@ type Hasher struct {
 	metrics *metrics.Metrics
 }
 
-// NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing for at most wait; m (may be
-// nil) counts the queue, the hashes in progress and the rejections.
-func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration, m *metrics.Metrics) *Hasher {
+// NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing for at most wait.
+func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
+	return NewHasherWithMetrics(p, maxConcurrent, wait, nil)
+}
+
+// NewHasherWithMetrics is NewHasher whose queue, hashes in progress and rejections m counts.
+func NewHasherWithMetrics(p Argon2Params, maxConcurrent int, wait time.Duration, m *metrics.Metrics) *Hasher {
 	if maxConcurrent < 1 {
 		maxConcurrent = 1
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestHashAndVerify(t *testing.T) {
-	h := NewHasher(DefaultArgon2, 2, time.Second, nil)
+	h := NewHasher(DefaultArgon2, 2, time.Second)
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "correct horse battery staple")
 	if err != nil {
@@ -46,7 +46,7 @@ func TestHashAndVerify(t *testing.T) {
 }
 
 func TestHasherCapsConcurrentHashes(t *testing.T) {
-	h := NewHasher(Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 10*time.Millisecond, nil)
+	h := NewHasher(Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 10*time.Millisecond)
 	ctx := context.Background()
 	if err := h.acquire(ctx); err != nil { // occupy the only slot
 		t.Fatal(err)

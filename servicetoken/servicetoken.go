@@ -16,6 +16,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/security"
 
@@ -33,11 +34,12 @@ const (
 
 // Options configure token exchange.
 type Options struct {
-	Issuer    string        // iss of every token
-	Audiences []string      // services a token may be exchanged for (BEHALF_SERVICE_AUDIENCES)
-	TTL       time.Duration // token lifetime, at most MaxTTL
-	Rotation  time.Duration // how long a key signs before a new one takes over
-	KeySecret string        // seals private keys at rest when set (BEHALF_SERVICE_KEY_SECRET)
+	Issuer    string           // iss of every token
+	Audiences []string         // services a token may be exchanged for (BEHALF_SERVICE_AUDIENCES)
+	TTL       time.Duration    // token lifetime, at most MaxTTL
+	Rotation  time.Duration    // how long a key signs before a new one takes over
+	KeySecret string           // seals private keys at rest when set (BEHALF_SERVICE_KEY_SECRET)
+	Metrics   *metrics.Metrics // counts audit write failures; nil counts nothing
 }
 
 // Authenticator resolves a bearer credential; security.Service is one.
@@ -155,6 +157,7 @@ func (s *Service) Exchange(ctx context.Context, req Request) (*Response, error) 
 		Arguments: fmt.Sprintf(`{"audience":%q,"jti":%q}`, req.Audiences[0], claims.ID)}
 	security.StampEvent(security.WithIdentity(ctx, id), ev)
 	if err := s.audit.Record(ctx, ev); err != nil {
+		s.opt.Metrics.AuditWriteFailed()
 		return nil, fmt.Errorf("audit token exchange: %w", err)
 	}
 	return &Response{AccessToken: token, IssuedTokenType: AccessTokenType, TokenType: "Bearer",

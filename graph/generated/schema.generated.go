@@ -3,6 +3,7 @@
 package generated
 
 import (
+	"behalf/audit"
 	"behalf/model"
 	"context"
 	"errors"
@@ -46,6 +47,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*model.User, error)
 	Session(ctx context.Context) (*model.Session, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (*model.Connection[model.AuditEvent], error)
+	AuditCheckpoint(ctx context.Context) (*audit.Checkpoint, error)
 	Products(ctx context.Context, search *string, first *int, after *string) (*model.Connection[model.Product], error)
 	Product(ctx context.Context, sku string) (*model.Product, error)
 	Cart(ctx context.Context) (*model.Cart, error)
@@ -78,6 +80,14 @@ func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[stri
 		return nil, err
 	}
 	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "failure",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["failure"] = arg1
 	return args, nil
 }
 
@@ -774,11 +784,16 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "auth.login.failed")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, failure)
 			}
 
 			next = directive1
@@ -839,7 +854,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -881,7 +896,7 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 					var zeroVal *model.Product
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -943,7 +958,7 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1005,7 +1020,7 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1067,7 +1082,7 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1129,7 +1144,7 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 					var zeroVal *model.BulkAddResult
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1191,7 +1206,7 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 					var zeroVal *model.Order
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1253,7 +1268,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 					var zeroVal *model.Payment
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1315,7 +1330,7 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 					var zeroVal *model.Organization
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1377,7 +1392,7 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 					var zeroVal *model.Contact
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1449,11 +1464,16 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.OnBehalfTicket
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1525,11 +1545,16 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1590,7 +1615,7 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1646,7 +1671,7 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1715,7 +1740,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1784,7 +1809,7 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1860,7 +1885,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1936,7 +1961,7 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 					var zeroVal int
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2012,7 +2037,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2088,7 +2113,7 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2164,7 +2189,7 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2351,6 +2376,38 @@ func (ec *executionContext) fieldContext_Query_auditEvents(ctx context.Context, 
 	if fc.Args, err = ec.field_Query_auditEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditCheckpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditCheckpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AuditCheckpoint(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *audit.Checkpoint) graphql.Marshaler {
+			return ec.marshalOAuditCheckpoint2ᚖbehalfᚋauditᚐCheckpoint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditCheckpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditCheckpoint(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -3426,6 +3483,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_auditEvents(ctx, field)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "auditCheckpoint":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_auditCheckpoint(ctx, field)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
