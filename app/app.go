@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"behalf/directory"
 	"behalf/graph"
 	"behalf/graph/loaders"
+	"behalf/integrations"
 	"behalf/internal/clock"
 	"behalf/onbehalf"
 	"behalf/resolvers"
@@ -33,7 +35,9 @@ type App struct {
 	Directory *directory.Service
 	Commerce  *commerce.Service
 	OnBehalf  *onbehalf.Service
-	Handler   http.Handler
+	// Integrations writes the outbox and delivers webhooks and e-mail; serve runs its dispatcher.
+	Integrations *integrations.Service
+	Handler      http.Handler
 }
 
 // SecurityOptions derives the security service's options from the configuration.
@@ -57,9 +61,14 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	a.Security.Guard = a.OnBehalf.Policy.Guard
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
 		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
-	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
+	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))
+	if err != nil {
+		panic(fmt.Sprintf("integrations: %v", err)) // the settings were validated by config.Load
+	}
+	a.Integrations = integ
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce, Integrations: a.Integrations}
 	a.Handler = graph.NewHandler(graph.Deps{
-		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
+		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security, Events: a.Integrations,
 		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
 	})
 	return a

@@ -11,6 +11,7 @@ import (
 	"behalf/store"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/rs/zerolog"
 	"gorm.io/gorm"
 )
 
@@ -31,8 +32,8 @@ var failureReasons = map[string]map[string]string{
 
 // auditDirective runs a mutation and its audit event in one transaction. On failure the transaction
 // rolls back (nothing half-written), then the after-rollback hooks and a FAILURE event are committed
-// on their own.
-func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
+// on their own. Each recorded event is handed to the emitter in the same transaction (see Emitter).
+func auditDirective(db *gorm.DB, auditor *audit.Service, events Emitter) func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
 	return func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
 		ev := &model.AuditEvent{Action: action}
@@ -45,6 +46,7 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 		hooks := &store.Hooks{}
 		ctx = store.WithHooks(ctx, hooks)
 		var res any
+		emitted := false
 		err := store.RunInTx(ctx, db, func(ctx context.Context) error {
 			var err error
 			res, err = next(ctx)
@@ -52,9 +54,16 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 				return err
 			}
 			ev.Outcome = audit.Success
-			return auditor.Record(ctx, ev)
+			if err := auditor.Record(ctx, ev); err != nil {
+				return err
+			}
+			emitted, err = events.Emit(ctx, ev, res)
+			return err
 		})
 		if err == nil {
+			if emitted {
+				events.Wake()
+			}
 			return res, nil
 		}
 		ev.ID, ev.Outcome, ev.ErrorCode = "", audit.Failure, string(apperr.CodeOf(err))
@@ -69,12 +78,23 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 		}
 		// Failure bookkeeping must not hide the original error; a failure here is logged by the caller's
 		// error presenter only through the returned err.
-		_ = store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
+		emitted = false
+		ferr := store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
 			if err := hooks.Run(ctx); err != nil {
 				return err
 			}
-			return auditor.Record(ctx, ev)
+			if err := auditor.Record(ctx, ev); err != nil {
+				return err
+			}
+			var err error
+			emitted, err = events.Emit(ctx, ev, nil)
+			return err
 		})
+		if ferr != nil {
+			zerolog.Ctx(ctx).Error().Err(ferr).Str("action", ev.Action).Msg("recording the failure event failed")
+		} else if emitted {
+			events.Wake()
+		}
 		return nil, err
 	}
 }

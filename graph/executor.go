@@ -22,7 +22,11 @@ import (
 // NewExecutor builds the gqlgen handler with explicit transports and extensions.
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
-	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
+	events := d.Events
+	if events == nil {
+		events = noEmitter{}
+	}
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, events)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf
 	cfg.Directives.DenyApiKey = denyAPIKey
 	setComplexity(&cfg.Complexity)

@@ -30,6 +30,8 @@ type Deps struct {
 	Audit    *audit.Service
 	Security *security.Service
 	Loaders  loaders.Fetchers
+	// Events announces audited changes through the outbox; nil emits nothing.
+	Events Emitter
 }
 
 // NewHandler returns the whole HTTP handler: /graphql, /graphiql, /healthz, /readyz.
