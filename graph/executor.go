@@ -27,8 +27,8 @@ func NewExecutor(d Deps) *handler.Server {
 		events = noEmitter{}
 	}
 	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, events)
-	cfg.Directives.DenyOnBehalf = denyOnBehalf
-	cfg.Directives.DenyApiKey = denyAPIKey
+	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
+	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})

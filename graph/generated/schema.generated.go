@@ -87,6 +87,14 @@ func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[stri
 		return nil, err
 	}
 	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "failure",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["failure"] = arg1
 	return args, nil
 }
 
@@ -905,11 +913,16 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "auth.login.failed")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, failure)
 			}
 
 			next = directive1
@@ -970,7 +983,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1012,7 +1025,7 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 					var zeroVal *model.Product
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1074,7 +1087,7 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1136,7 +1149,7 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1198,7 +1211,7 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1260,7 +1273,7 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 					var zeroVal *model.BulkAddResult
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1322,7 +1335,7 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 					var zeroVal *model.Order
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1384,7 +1397,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 					var zeroVal *model.Payment
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1446,7 +1459,7 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 					var zeroVal *model.Organization
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1508,7 +1521,7 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 					var zeroVal *model.Contact
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1584,7 +1597,7 @@ func (ec *executionContext) _Mutation_createWebhookEndpoint(ctx context.Context,
 					var zeroVal *integrations.EndpointSecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1660,7 +1673,7 @@ func (ec *executionContext) _Mutation_updateWebhookEndpoint(ctx context.Context,
 					var zeroVal *model.WebhookEndpoint
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1736,7 +1749,7 @@ func (ec *executionContext) _Mutation_rotateWebhookSecret(ctx context.Context, f
 					var zeroVal *integrations.EndpointSecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1812,7 +1825,7 @@ func (ec *executionContext) _Mutation_deleteWebhookEndpoint(ctx context.Context,
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1888,7 +1901,7 @@ func (ec *executionContext) _Mutation_retryWebhookDelivery(ctx context.Context, 
 					var zeroVal *model.WebhookDelivery
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1964,7 +1977,7 @@ func (ec *executionContext) _Mutation_setOnBehalfEmail(ctx context.Context, fiel
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2036,11 +2049,16 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.OnBehalfTicket
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -2112,11 +2130,16 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -2177,7 +2200,7 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -2233,7 +2256,7 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2302,7 +2325,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -2371,7 +2394,7 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -2447,7 +2470,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2523,7 +2546,7 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 					var zeroVal int
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2599,7 +2622,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2675,7 +2698,7 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2751,7 +2774,7 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
