@@ -67,6 +67,10 @@ type Config struct {
 	WebhookBackoff       time.Duration
 	WebhookSecretOverlap time.Duration
 	OutboxPollInterval   time.Duration
+	// Audit trail (issue 8).
+	AuditKeyFile            string
+	AuditCheckpointEvents   int
+	AuditCheckpointInterval time.Duration
 }
 
 // DefaultDB is the embedded database used when no DSN is given.
@@ -258,6 +262,9 @@ var Settings = []Setting{
 	{"webhook-backoff", "BEHALF_WEBHOOK_BACKOFF", "30s", "delay before the first retry, doubled after each failure (at most 1h), with jitter", dur(func(c *Config) *time.Duration { return &c.WebhookBackoff }, time.Millisecond, time.Hour)},
 	{"webhook-secret-overlap", "BEHALF_WEBHOOK_SECRET_OVERLAP", "24h", "how long a rotated-out webhook secret keeps signing next to the new one", dur(func(c *Config) *time.Duration { return &c.WebhookSecretOverlap }, time.Minute, 30*24*time.Hour)},
 	{"outbox-poll-interval", "BEHALF_OUTBOX_POLL_INTERVAL", "5s", "how often the outbox dispatcher looks for due deliveries (it also wakes at once after a local commit)", dur(func(c *Config) *time.Duration { return &c.OutboxPollInterval }, 10*time.Millisecond, time.Hour)},
+	{"audit-key-file", "BEHALF_AUDIT_KEY_FILE", "", "Ed25519 key signing audit checkpoints (default: behalf-audit.key beside the embedded database, generated on first start; none on PostgreSQL)", func(c *Config, v string) error { c.AuditKeyFile = v; return nil }},
+	{"audit-checkpoint-events", "BEHALF_AUDIT_CHECKPOINT_EVENTS", "1000", "sign an audit checkpoint after this many events (0: by time only)", integer(func(c *Config) *int { return &c.AuditCheckpointEvents }, 0)},
+	{"audit-checkpoint-interval", "BEHALF_AUDIT_CHECKPOINT_INTERVAL", "10m", "and at least this often while events arrive", dur(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, time.Second, 24*time.Hour)},
 }
 
 // Defaults returns the configuration with every default applied.
