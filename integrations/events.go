@@ -13,7 +13,7 @@ import (
 
 // eventOf maps a recorded audit event (action and outcome) to the outbox event it announces: the one
 // place that decides which audited changes the outside world hears about.
-var eventOf = map[string]map[string]string{
+var eventOf = map[string]map[model.AuditOutcome]string{
 	"onbehalf.started":  {"SUCCESS": EventOnBehalfStarted},
 	"onbehalf.ended":    {"SUCCESS": EventOnBehalfEnded},
 	"onbehalf.denied":   {"FAILURE": EventOnBehalfDenied},
