@@ -5,6 +5,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/audit"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/onbehalf"
 	"behalf/security"
@@ -21,7 +22,7 @@ import (
 // hooks and a FAILURE event, named by the directive's `failure` action when it has one, are
 // committed on their own. Each recorded event is handed to the emitter in the same transaction (see
 // Emitter), and the emitter woken once that transaction committed.
-func auditDirective(db *gorm.DB, auditor *audit.Service, events Emitter) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
+func auditDirective(db *gorm.DB, auditor *audit.Service, m *metrics.Metrics, events Emitter) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 	return func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 		base := &model.AuditEvent{Action: action}
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
@@ -43,6 +44,7 @@ func auditDirective(db *gorm.DB, auditor *audit.Service, events Emitter) func(ct
 			facts.Facts().Apply(&ev)
 			ev.Outcome = audit.Success
 			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
 				return err
 			}
 			emitted, err = events.Emit(ctx, &ev, res)
@@ -70,6 +72,7 @@ func auditDirective(db *gorm.DB, auditor *audit.Service, events Emitter) func(ct
 				return err
 			}
 			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
 				return err
 			}
 			var err error
