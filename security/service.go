@@ -17,6 +17,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/store"
 
@@ -30,6 +31,8 @@ type Options struct {
 	OnBehalfTTL      time.Duration // absolute lifetime of a login-on-behalf session
 	OnBehalfIdle     time.Duration // idle timeout of a login-on-behalf session
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
+	// Metrics counts login failures and throttles; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultOptions are the contract's defaults.
