@@ -170,6 +170,7 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
 	go a.RunSweeper(ctx, time.Hour)
+	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
