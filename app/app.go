@@ -17,6 +17,7 @@ import (
 	"behalf/onbehalf"
 	"behalf/resolvers"
 	"behalf/security"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -42,12 +43,17 @@ func SecurityOptions(cfg config.Config) security.Options {
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
 		LastSeenInterval: cfg.LastSeenInterval, ConsentOptIn: cfg.OnBehalfConsent == "opt-in",
+		IdentityCacheSize: cfg.IdentityCacheSize,
 	}
 }
 
 // New wires every service and the HTTP handler.
 func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *App {
 	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
+	// The change bus tells the identity cache (and other replicas) what changed; see Background.
+	if _, err := store.InstallBus(db); err != nil {
+		log.Error().Err(err).Msg("no change bus: every request reads its identity from the database")
+	}
 	a.Audit = audit.New(db, clk)
 	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
 	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
@@ -66,9 +72,19 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 }
 
 // Sweep deletes what has outlived its use: idempotency keys past their lifetime (tickets are swept
-// as new ones are issued). It returns how many rows went.
+// as new ones are issued). It returns how many rows went. With several replicas on one database only
+// one sweeps at a time: the others find the advisory lock taken and skip this round.
 func (a *App) Sweep(ctx context.Context) (int64, error) {
-	return a.Commerce.PurgeIdempotencyKeys(ctx)
+	var n int64
+	err := store.RunInTx(ctx, a.DB, func(ctx context.Context) error {
+		ok, err := store.TryXactLock(ctx, a.DB, store.LockSweep)
+		if err != nil || !ok {
+			return err
+		}
+		n, err = a.Commerce.PurgeIdempotencyKeys(ctx)
+		return err
+	})
+	return n, err
 }
 
 // RunSweeper calls Sweep every interval until ctx ends, logging what it removed.

@@ -52,16 +52,21 @@ func password() string {
 // Load creates the demo data unless the directory already has organizations; it returns the logins created
 // (empty when it did nothing), so the caller can print them once.
 func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *directory.Service) ([]Login, error) {
-	var n int64
-	if err := db.WithContext(ctx).Model(&model.Organization{}).Count(&n).Error; err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		return nil, nil
-	}
 	var out []Login
 	err := store.RunInTx(ctx, db, func(ctx context.Context) error {
+		// Replicas starting together on one empty database: the first loads, the others wait for its
+		// commit under the lock and then find the organizations.
+		if err := store.XactLock(ctx, db, store.LockDemoData); err != nil {
+			return err
+		}
 		conn := store.Conn(ctx, db)
+		var n int64
+		if err := conn.Model(&model.Organization{}).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
 		orgs := map[string]*model.Organization{}
 		for _, name := range []string{"Acme Industrial Supply", "Northwind Laboratories"} {
 			o := &model.Organization{ID: model.NewID(), Name: name, SearchText: store.SearchText(name)}

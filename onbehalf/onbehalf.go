@@ -275,6 +275,9 @@ func (s *Service) SetConsent(ctx context.Context, allow bool) (*model.User, erro
 			return nil, err
 		}
 	}
+	if err := store.Publish(ctx, s.db, store.UserKey(id.User.ID)); err != nil {
+		return nil, err
+	}
 	u := *id.User
 	u.AllowOnBehalf, u.UpdatedAt = &allow, now
 	return &u, nil
