@@ -12,17 +12,39 @@ import (
 	"behalf/store"
 )
 
-// BenchmarkAuthenticate measures what every authenticated request pays before its resolvers run: the
-// database checks behind a session token, a login-on-behalf token and an API key. It runs on SQLite,
-// and on PostgreSQL when BEHALF_TEST_POSTGRES_URL is set (bash scripts/test.sh -run '^$' -bench
-// Authenticate ./security/).
+// BenchmarkAuthenticate measures what every authenticated request pays before its resolvers run, for a
+// session token, a login-on-behalf token and an API key: "cached" in steady state (identity cache
+// warm and trusted), "database" with the cache off (every check read from the database, as on a
+// replica whose change listener is down). It runs on SQLite, and on PostgreSQL when
+// BEHALF_TEST_POSTGRES_URL is set (bash scripts/test.sh -run '^$' -bench Authenticate ./security/).
 func BenchmarkAuthenticate(b *testing.B) {
-	for _, dialect := range []string{store.SQLite, store.Postgres} {
-		b.Run(dialect, func(b *testing.B) {
+	for _, mode := range []string{"cached", "database"} {
+		for _, dialect := range []string{store.SQLite, store.Postgres} {
+			b.Run(mode+"/"+dialect, func(b *testing.B) { benchmarkAuthenticate(b, dialect, mode == "cached") })
+		}
+	}
+}
+
+func benchmarkAuthenticate(b *testing.B, dialect string, cached bool) {
+	{
+		{
 			db := dbtest.Open(b, dialect)
 			clk := clock.Real{}
-			svc := security.New(db, clk, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clk), security.DefaultOptions)
-			ctx := context.Background()
+			opt := security.DefaultOptions
+			ctx, cancel := context.WithCancel(context.Background())
+			b.Cleanup(cancel)
+			if cached {
+				bus, err := store.InstallBus(db)
+				if err != nil {
+					b.Fatal(err)
+				}
+				go bus.Listen(ctx, store.DSN(db), store.ListenOptions{})
+				for !bus.Trusted() {
+					time.Sleep(time.Millisecond)
+				}
+				opt.IdentityCacheSize = 100
+			}
+			svc := security.New(db, clk, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clk), opt)
 			user := func(login string, role string) *security.AuthResult {
 				u, err := svc.CreateUserUnchecked(ctx, security.CreateUserInput{
 					Login: login, Email: login + "@example.com", Password: "benchmark passphrase", Roles: []string{role},
@@ -60,6 +82,6 @@ func BenchmarkAuthenticate(b *testing.B) {
 					}
 				})
 			}
-		})
+		}
 	}
 }
