@@ -19,8 +19,12 @@ const SweepInterval = time.Hour
 func (a *App) Background(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	if bus := store.BusOf(a.DB); bus != nil && store.Dialect(a.DB) == store.Postgres {
+		dsn := a.Config.ListenDB
+		if dsn == "" {
+			dsn = store.DSN(a.DB)
+		}
 		wg.Go(func() {
-			bus.Listen(ctx, store.DSN(a.DB), store.ListenOptions{Heartbeat: a.Config.ChangeHeartbeat, Log: a.Log})
+			bus.Listen(ctx, dsn, store.ListenOptions{Heartbeat: a.Config.ChangeHeartbeat, Log: a.Log})
 		})
 	}
 	wg.Go(func() { a.Security.RunLastSeenFlusher(ctx, a.Config.LastSeenInterval, a.Log) })
