@@ -371,6 +371,8 @@ func (s *Service) authUser(ctx context.Context, id string) (*model.User, error) 
 	if u.Locked {
 		return nil, apperr.ErrUnauthenticated
 	}
+	// An identity never needs the password hash; it would stay in the cache's memory for nothing.
+	u.PasswordHash = ""
 	return u, nil
 }
 
