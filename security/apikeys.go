@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"behalf/apperr"
-	"behalf/audit"
 	"behalf/model"
 	"behalf/store"
 
@@ -72,8 +71,6 @@ func (s *Service) GenerateAPIKey(ctx context.Context, name string, expiresAt *ti
 	if err := db.Create(key).Error; err != nil {
 		return nil, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &id.User.ID, id.User.Login
 	return &GeneratedAPIKey{Key: key, Secret: secret}, nil
 }
 
@@ -110,8 +107,6 @@ func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &id.User.ID, id.User.Login
 	if key.RevokedAt != nil {
 		return false, nil
 	}

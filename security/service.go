@@ -30,8 +30,6 @@ type Options struct {
 	OnBehalfTTL      time.Duration // absolute lifetime of a login-on-behalf session
 	OnBehalfIdle     time.Duration // idle timeout of a login-on-behalf session
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
-	// ConsentOptIn makes customers who never chose refuse login on behalf (BEHALF_ONBEHALF_CONSENT=opt-in).
-	ConsentOptIn bool
 	// IdentityCacheSize bounds the credentials whose identity Authenticate keeps in memory; 0 turns the
 	// cache off. The cache needs a change bus installed on the database handle (store.InstallBus).
 	IdentityCacheSize int
@@ -45,7 +43,8 @@ var DefaultOptions = Options{
 }
 
 // OnBehalfGuard re-checks, on every request of a login-on-behalf session, that the operator may still
-// act for the subject. The onbehalf package provides it; nil means only the built-in checks apply.
+// act for the subject. The onbehalf package's policy provides it; nil means only the built-in checks
+// apply (tools that never authenticate a login-on-behalf session).
 type OnBehalfGuard func(ctx context.Context, operator *model.User, operatorOrgID string, subject *model.User) error
 
 // Service is the security domain.
@@ -53,19 +52,19 @@ type Service struct {
 	db     *gorm.DB
 	clock  clock.Clock
 	hasher *Hasher
-	audit  *audit.Service
 	opt    Options
-	Guard  OnBehalfGuard
+	guard  OnBehalfGuard
 
 	bus     *store.Bus     // nil: no change bus installed, no identity cache
 	cache   *identityCache // nil: every request reads the database
 	touches *touchLog      // last-seen and last-used stamps not yet written
 }
 
-// New returns the security service. If db carries a change bus (store.InstallBus) and
-// opt.IdentityCacheSize > 0, Authenticate caches identities and the bus invalidates them.
-func New(db *gorm.DB, c clock.Clock, h *Hasher, a *audit.Service, opt Options) *Service {
-	s := &Service{db: db, clock: c, hasher: h, audit: a, opt: opt, touches: newTouchLog()}
+// New returns the security service; guard re-checks running login-on-behalf sessions. If db carries a
+// change bus (store.InstallBus) and opt.IdentityCacheSize > 0, Authenticate caches identities and the
+// bus invalidates them.
+func New(db *gorm.DB, c clock.Clock, h *Hasher, opt Options, guard OnBehalfGuard) *Service {
+	s := &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard, touches: newTouchLog()}
 	s.bus = store.BusOf(db)
 	if s.bus != nil && opt.IdentityCacheSize > 0 {
 		s.cache = newIdentityCache(opt.IdentityCacheSize)
@@ -150,12 +149,16 @@ type CreateUserInput struct {
 	ContactID *string
 }
 
-// CreateUser creates an active user. Callers other than the bootstrap CLI need security:write.
-func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.User, error) {
+// CreateUser creates an active user (security:write); the audit facts name the new user as subject.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.User, audit.Facts, error) {
 	if _, err := Require(ctx, PermSecurityWrite); err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	return s.CreateUserUnchecked(ctx, in)
+	u, err := s.CreateUserUnchecked(ctx, in)
+	if err != nil {
+		return nil, audit.Facts{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, audit.Facts{Subject: audit.UserParty(u)}, nil
 }
 
 // CreateUserUnchecked creates a user without a permission check: for the CLI and demo data.
@@ -202,7 +205,6 @@ func (s *Service) CreateUserUnchecked(ctx context.Context, in CreateUserInput) (
 		}
 		return nil, err
 	}
-	audit.Draft(ctx).SubjectID, audit.Draft(ctx).SubjectLogin = &u.ID, u.Login
 	return u, nil
 }
 
@@ -269,18 +271,25 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user's email, roles or lock (security:write). Locking revokes every session the
-// user holds or operates.
-func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*model.User, error) {
+// user holds or operates. The audit facts name the user as subject, also when the change is refused.
+func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*model.User, audit.Facts, error) {
 	if _, err := Require(ctx, PermSecurityWrite); err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	db := store.Conn(ctx, s.db)
 	u, err := s.userByID(ctx, in.ID)
 	if err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
+	facts := audit.Facts{Subject: audit.UserParty(u)}
+	u, err = s.updateUser(ctx, u, in)
+	if err != nil {
+		return nil, facts, fmt.Errorf("update user %s: %w", in.ID, err)
+	}
+	return u, facts, nil
+}
+
+func (s *Service) updateUser(ctx context.Context, u *model.User, in UpdateUserInput) (*model.User, error) {
+	db := store.Conn(ctx, s.db)
 	if in.Email != nil {
 		e := strings.TrimSpace(*in.Email)
 		if err := ValidateEmail("email", e); err != nil {
@@ -336,7 +345,7 @@ func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*model.Us
 // just changed) is operator or customer and which the policy no longer allows: an operator who lost
 // the permission, a customer who became staff. Restoring the role later does not revive them.
 func (s *Service) endIneligibleOnBehalf(ctx context.Context, u *model.User) error {
-	if s.Guard == nil {
+	if s.guard == nil {
 		return nil
 	}
 	now := s.clock.Now()
@@ -364,7 +373,7 @@ func (s *Service) endIneligibleOnBehalf(ctx context.Context, u *model.User) erro
 		if err != nil {
 			return err
 		}
-		gerr := s.Guard(ctx, op, opOrg, subject)
+		gerr := s.guard(ctx, op, opOrg, subject)
 		if gerr == nil {
 			continue
 		}
@@ -444,14 +453,6 @@ func (s *Service) AccountsOfContact(ctx context.Context, contactID string) ([]*m
 	var us []*model.User
 	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("id").Find(&us).Error
 	return us, err
-}
-
-// AllowsOnBehalf is the user's effective consent: their explicit choice, else the policy default.
-func (s *Service) AllowsOnBehalf(u *model.User) bool {
-	if u.AllowOnBehalf != nil {
-		return *u.AllowOnBehalf
-	}
-	return !s.opt.ConsentOptIn
 }
 
 // OrganizationOf returns the organization id of the user's contact, or "".
