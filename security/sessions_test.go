@@ -36,7 +36,8 @@ func TestMySessions(t *testing.T) {
 			t.Fatalf("customer's sessions %s, want %s (newest first)", ids(got), strings.Join(mine, ","))
 		}
 		v := find(got, ob.ID)
-		if !v.OnBehalf || v.Operator == nil || v.Operator.Login != "sally.support" || v.User.Login != "carla.customer" ||
+		// The customer sees the staff member's display name, not their account.
+		if !v.OnBehalf || v.Operator != nil || v.OperatorName == nil || *v.OperatorName != "sally.support" || v.User.Login != "carla.customer" ||
 			v.Reason == nil || *v.Reason != "ticket #4711" || v.Current {
 			t.Errorf("on-behalf session shown as %+v", v)
 		}
