@@ -65,6 +65,7 @@ func postMe(tb testing.TB, h http.Handler, token string) {
 // authenticated `{ me { id } }` runs no SQL statement at all, for a session, a login-on-behalf session
 // and an API key, on both dialects; a revocation is still effective on the next request.
 func TestAuthenticatedRequestRunsNoStatement(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env, tokens := authTokens(t, db)
 		counter, err := store.CountStatements(db)

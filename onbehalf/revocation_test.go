@@ -17,6 +17,7 @@ import (
 // its customer became staff, or its operator's own session went idle is revoked in the database, so
 // restoring the role does not revive it, even with no request in between.
 func TestRevocationStaysRevoked(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db, func(c *config.Config) { c.SessionIdle = 20 * time.Minute })
 		revoked := func(s scoped) string {
@@ -66,6 +67,7 @@ func TestRevocationStaysRevoked(t *testing.T) {
 
 // TestPasswordChangeRevokesAPIKeys: changing one's password revokes one's API keys.
 func TestPasswordChangeRevokesAPIKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		var key struct {
@@ -90,6 +92,7 @@ func TestPasswordChangeRevokesAPIKeys(t *testing.T) {
 // member's display name, never their account (e-mail, roles, permissions); the operator and holders
 // of security:read still see it.
 func TestCustomerSeesOperatorDisplayName(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		org := w.env.CreateOrganization("Behalf Support")

@@ -20,6 +20,7 @@ import (
 // in their account, with the operator and reason; the operator sees it among their own; nobody else
 // does; ended sessions are not listed.
 func TestMySessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -76,9 +77,7 @@ func TestMySessions(t *testing.T) {
 		// the parent row says so.
 		// A write behind the services' back must announce itself on the change bus, as theirs do.
 		parentID := sessionOf(t, env, staffTok).ID
-		if err := db.Model(&model.Session{}).Where("id = ?", parentID).Update("revoked_at", env.Clock.Now()).Error; err != nil {
-			t.Fatal(err)
-		}
+		dbtest.Must(t, db.Model(&model.Session{}).Where("id = ?", parentID).Update("revoked_at", env.Clock.Now()))
 		if err := store.Publish(context.Background(), db, store.SessionKey(parentID)); err != nil {
 			t.Fatal(err)
 		}
@@ -93,6 +92,7 @@ func TestMySessions(t *testing.T) {
 
 // TestSessionsOfUser: sessions(userId) needs security:read; unknown users are NOT_FOUND.
 func TestSessionsOfUser(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -129,6 +129,7 @@ func TestSessionsOfUser(t *testing.T) {
 
 // TestRevokeSession: who may revoke which session, and that revocation bites on the next request.
 func TestRevokeSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -205,7 +206,7 @@ func TestRevokeSession(t *testing.T) {
 			t.Error("staff session or its on-behalf child survived")
 		}
 		var child model.Session
-		db.First(&child, "id = ?", ob.ID)
+		dbtest.Must(t, db.First(&child, "id = ?", ob.ID))
 		if child.RevokedAt == nil {
 			t.Error("on-behalf child not marked revoked")
 		}
@@ -227,6 +228,7 @@ func TestRevokeSession(t *testing.T) {
 // TestRevokeAllSessions: oneself or security:sessions; counts live sessions, including those the user
 // operates; the caller's own current session goes too.
 func TestRevokeAllSessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -291,6 +293,7 @@ func TestRevokeAllSessions(t *testing.T) {
 // inside the idle window keeps a session alive until its absolute limit; an on-behalf session never
 // outlives its operator's own session.
 func TestSessionTimeouts(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db, func(c *config.Config) {
 			c.SessionTTL, c.SessionIdle = 3*time.Hour, time.Hour
@@ -370,6 +373,7 @@ func TestSessionTimeouts(t *testing.T) {
 // every busy session in one statement, never moving a stamp backwards, and the idle timeout counts the
 // stamps not yet written.
 func TestLastSeenBatched(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		_, tok1 := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -394,9 +398,7 @@ func TestLastSeenBatched(t *testing.T) {
 		}
 		// Another replica wrote a later stamp for tok2: the flush must not move it back.
 		later := env.Clock.Now().Add(time.Second)
-		if err := db.Model(&model.Session{}).Where("id = ?", sessionOf(t, env, tok2).ID).Update("last_seen_at", later).Error; err != nil {
-			t.Fatal(err)
-		}
+		dbtest.Must(t, db.Model(&model.Session{}).Where("id = ?", sessionOf(t, env, tok2).ID).Update("last_seen_at", later))
 		ctx, count := store.WithStatementCount(context.Background())
 		counter, err := store.CountStatements(db)
 		if err != nil {

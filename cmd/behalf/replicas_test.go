@@ -23,6 +23,7 @@ import (
 // is refused there on the next request; and 10,000 authenticated requests in steady state cost the
 // database no statement per request (pg_stat_statements).
 func TestThreeReplicas(t *testing.T) {
+	t.Parallel()
 	dsn := dbtest.EmptyPostgresDSN(t)
 	admin := dbtest.AdminPostgres(t)
 	rs := startReplicas(t, dsn, 3, "--demo")

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,11 @@ func (b *SyncBuffer) String() string {
 // Start is the fake clock's initial time.
 var Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
+// HashParams is the password hashing cost of test servers: far below security.DefaultArgon2, so a
+// login costs microseconds instead of 19 MiB and tens of milliseconds (tests check behaviour, not
+// the cost; security's own tests check the default).
+var HashParams = security.Argon2Params{Memory: 512, Time: 1, Threads: 1}
+
 // New starts a server on db with the default configuration, changed by the options.
 func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	cfg := config.Defaults()
@@ -66,7 +72,7 @@ func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	logs := &SyncBuffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	clk := clock.NewFake(Start)
-	a := app.New(cfg, db, log, clk)
+	a := app.New(cfg, db, log, clk, app.WithHashParams(HashParams))
 	return &Env{T: t, App: a, DB: db, Clock: clk, Logs: logs}
 }
 
@@ -136,6 +142,25 @@ func (e *Env) Do(token, query string, vars map[string]any) *Response {
 		h["Authorization"] = "Bearer " + token
 	}
 	return parse(e.T, e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h}))
+}
+
+// TryDo is Do for goroutines: it never touches the test (no Fatal off the test's goroutine) and returns
+// an error when the answer is not GraphQL JSON; check it after the goroutines are done.
+func (e *Env) TryDo(token, query string, vars map[string]any) (*Response, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	w := e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h})
+	res := &Response{Status: w.Code, Header: w.Header(), Raw: w.Body.String()}
+	if err := json.Unmarshal(w.Body.Bytes(), res); err != nil {
+		return nil, fmt.Errorf("response is not JSON (status %d): %s", w.Code, w.Body.String())
+	}
+	return res, nil
 }
 
 func parse(t testing.TB, w *httptest.ResponseRecorder) *Response {
