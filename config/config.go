@@ -44,6 +44,12 @@ type Config struct {
 	LogFormat           string
 	ShutdownTimeout     time.Duration
 	UploadMaxBytes      int64
+	MetricsAddr         string
+	ServiceAudiences    []string
+	ServiceTokenIssuer  string
+	ServiceTokenTTL     time.Duration
+	ServiceKeyRotation  time.Duration
+	ServiceKeySecret    string
 
 	// Abuse and fault limits (issue 12).
 	MaxBodyBytes       int64
@@ -185,6 +191,26 @@ var Settings = []Setting{
 		c.UploadMaxBytes = n
 		return nil
 	}},
+	{"metrics-addr", "BEHALF_METRICS_ADDR", "", "listen address of the Prometheus /metrics endpoint (off when empty)", func(c *Config, v string) error { c.MetricsAddr = v; return nil }},
+	{"service-audiences", "BEHALF_SERVICE_AUDIENCES", "", "comma-separated audiences a session token may be exchanged for at POST /oauth/token", func(c *Config, v string) error {
+		c.ServiceAudiences = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.ServiceAudiences = append(c.ServiceAudiences, a)
+			}
+		}
+		return nil
+	}},
+	{"service-token-issuer", "BEHALF_SERVICE_TOKEN_ISSUER", "behalf", "iss claim of service tokens (e.g. this server's public URL)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("must not be empty")
+		}
+		c.ServiceTokenIssuer = v
+		return nil
+	}},
+	{"service-token-ttl", "BEHALF_SERVICE_TOKEN_TTL", "5m", "lifetime of a service token (at most 5m)", dur(func(c *Config) *time.Duration { return &c.ServiceTokenTTL }, 10*time.Second, 5*time.Minute)},
+	{"service-key-rotation", "BEHALF_SERVICE_KEY_ROTATION", "24h", "how long a service-token signing key signs before a new one takes over", dur(func(c *Config) *time.Duration { return &c.ServiceKeyRotation }, 10*time.Minute, 90*24*time.Hour)},
+	{"service-key-secret", "BEHALF_SERVICE_KEY_SECRET", "", "secret sealing the service-token signing keys in the database (AES-256-GCM); stored unsealed when empty", func(c *Config, v string) error { c.ServiceKeySecret = v; return nil }},
 	{"max-body-bytes", "BEHALF_MAX_BODY_BYTES", "1048576", "largest JSON request body (multipart bodies: the upload limit); beyond, 413 QUERY_TOO_LARGE", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

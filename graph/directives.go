@@ -5,6 +5,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/audit"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/onbehalf"
 	"behalf/security"
@@ -20,7 +21,7 @@ import (
 // merged in. On failure the transaction rolls back (nothing half-written), then the after-rollback
 // hooks and a FAILURE event, named by the directive's `failure` action when it has one, are
 // committed on their own.
-func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
+func auditDirective(db *gorm.DB, auditor *audit.Service, m *metrics.Metrics) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 	return func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 		base := &model.AuditEvent{Action: action}
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
@@ -40,7 +41,11 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 			ev := *base
 			facts.Facts().Apply(&ev)
 			ev.Outcome = audit.Success
-			return auditor.Record(ctx, &ev)
+			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
+				return err
+			}
+			return nil
 		})
 		if err == nil {
 			return res, nil
@@ -59,7 +64,11 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 			if err := hooks.Run(ctx); err != nil {
 				return err
 			}
-			return auditor.Record(ctx, &ev)
+			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
+				return err
+			}
+			return nil
 		}); ferr != nil {
 			zerolog.Ctx(ctx).Error().Err(ferr).Str("action", ev.Action).Msg("record failed mutation")
 		}

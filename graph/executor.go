@@ -22,7 +22,7 @@ import (
 // NewExecutor builds the gqlgen handler with explicit transports and extensions.
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
-	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, d.Metrics)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
 	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)
@@ -41,10 +41,14 @@ func NewExecutor(d Deps) *handler.Server {
 	if !d.Config.Production() {
 		srv.Use(extension.Introspection{})
 	}
+	if d.Tracer != nil {
+		srv.Use(newTracer(d.Tracer))
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			if rl := requestLogFrom(ctx); rl != nil {
-				rl.setOperation(oc.OperationName)
+				name, opType := operationOf(oc)
+				rl.setOperation(name, opType)
 			}
 		}
 		return next(ctx)
@@ -61,7 +65,7 @@ func NewExecutor(d Deps) *handler.Server {
 		return res, err
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return presentError(ctx, err)
+		return annotateError(ctx, presentError(ctx, err))
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"behalf/apperr"
+	"behalf/metrics"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -27,18 +28,24 @@ var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 // Hasher hashes and verifies passwords with a cap on concurrent hashes, so a burst of logins cannot
 // starve other requests of CPU and memory; beyond the cap callers get TOO_MANY_REQUESTS.
 type Hasher struct {
-	params Argon2Params
-	slots  chan struct{}
-	wait   time.Duration
-	dummy  string
+	params  Argon2Params
+	slots   chan struct{}
+	wait    time.Duration
+	dummy   string
+	metrics *metrics.Metrics
 }
 
 // NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing for at most wait.
 func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
+	return NewHasherWithMetrics(p, maxConcurrent, wait, nil)
+}
+
+// NewHasherWithMetrics is NewHasher whose queue, hashes in progress and rejections m counts.
+func NewHasherWithMetrics(p Argon2Params, maxConcurrent int, wait time.Duration, m *metrics.Metrics) *Hasher {
 	if maxConcurrent < 1 {
 		maxConcurrent = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), wait: wait}
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), wait: wait, metrics: m}
 	h.dummy = h.hash("dummy password for timing")
 	return h
 }
@@ -46,22 +53,28 @@ func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	default:
 	}
+	h.metrics.HashWaiting(1)
+	defer h.metrics.HashWaiting(-1)
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	case <-t.C:
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	case <-ctx.Done():
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release() { h.metrics.HashActive(-1); <-h.slots }
 
 // Hash returns an encoded argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/store"
 
@@ -33,6 +34,8 @@ type Options struct {
 	// IdentityCacheSize bounds the credentials whose identity Authenticate keeps in memory; 0 turns the
 	// cache off. The cache needs a change bus installed on the database handle (store.InstallBus).
 	IdentityCacheSize int
+	// Metrics counts login failures and throttles; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultOptions are the contract's defaults.

@@ -60,6 +60,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 		return nil, audit.Facts{}, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	u, err := s.checkPassword(ctx, login, password)
+	s.countLoginFailure(err)
 	if err != nil && u == nil {
 		return nil, audit.Facts{Subject: &audit.Party{Login: login}}, err
 	}
@@ -139,6 +140,7 @@ func (s *Service) recordFailure(ctx context.Context, userID string) {
 		updates := map[string]any{"failed_logins": n, "last_failed_at": now}
 		if d := throttleDelay(n); d > 0 {
 			updates["throttled_until"] = now.Add(d)
+			s.opt.Metrics.LoginThrottled()
 		}
 		return db.Model(&model.User{}).Where("id = ?", userID).Updates(updates).Error
 	})
@@ -482,3 +484,10 @@ func (s *Service) loadAPIKey(ctx context.Context, secretHash []byte) (*authEntry
 
 // SessionLive reports whether sess is usable at now: not revoked, not expired, not idle too long.
 func SessionLive(sess *model.Session, now time.Time) bool { return sessionLive(sess, now) }
+
+// countLoginFailure counts a refused password check by its reason code.
+func (s *Service) countLoginFailure(err error) {
+	if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
+		s.opt.Metrics.LoginFailed(e.Reason)
+	}
+}
