@@ -19,8 +19,8 @@ import (
 	"behalf/onbehalf"
 	"behalf/resolvers"
 	"behalf/security"
-	"behalf/store"
 	"behalf/servicetoken"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
