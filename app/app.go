@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"behalf/directory"
 	"behalf/graph"
 	"behalf/graph/loaders"
+	"behalf/integrations"
 	"behalf/internal/clock"
 	"behalf/metrics"
 	"behalf/onbehalf"
@@ -39,6 +41,8 @@ type App struct {
 	Directory *directory.Service
 	Commerce  *commerce.Service
 	OnBehalf  *onbehalf.Service
+	// Integrations writes the outbox and delivers webhooks and e-mail; serve runs its dispatcher.
+	Integrations *integrations.Service
 	// ServiceTokens exchanges session tokens for service JWTs (POST /oauth/token).
 	ServiceTokens *servicetoken.Service
 	// Metrics is served at /metrics on BEHALF_METRICS_ADDR by the CLI.
@@ -107,14 +111,19 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
 		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
+	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))
+	if err != nil {
+		panic(fmt.Sprintf("integrations: %v", err)) // the settings were validated by config.Load
+	}
+	a.Integrations = integ
 	a.ServiceTokens = servicetoken.New(db, clk, a.Security, a.Audit, servicetoken.Options{
 		Issuer: cfg.ServiceTokenIssuer, Audiences: cfg.ServiceAudiences, TTL: cfg.ServiceTokenTTL,
 		Rotation: cfg.ServiceKeyRotation, KeySecret: cfg.ServiceKeySecret, Metrics: a.Metrics,
 	})
 	a.registerCollectors()
-	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce, Integrations: a.Integrations}
 	a.Handler = graph.NewHandler(graph.Deps{
-		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
+		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security, Events: a.Integrations,
 		Loaders:       loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
 		ServiceTokens: a.ServiceTokens, Metrics: a.Metrics, Tracer: o.tracer,
 	})

@@ -22,7 +22,11 @@ import (
 // NewExecutor builds the gqlgen handler with explicit transports and extensions.
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
-	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, d.Metrics)
+	events := d.Events
+	if events == nil {
+		events = noEmitter{}
+	}
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, d.Metrics, events)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
 	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)

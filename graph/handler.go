@@ -34,6 +34,8 @@ type Deps struct {
 	Audit    *audit.Service
 	Security *security.Service
 	Loaders  loaders.Fetchers
+	// Events announces audited changes through the outbox; nil emits nothing.
+	Events Emitter
 	// ServiceTokens serves POST /oauth/token and /.well-known/jwks.json.
 	ServiceTokens *servicetoken.Service
 	// Metrics counts requests; nil counts nothing.

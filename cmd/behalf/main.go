@@ -174,6 +174,7 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		stopBackground()
 		waitBackground()
 	}()
+	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
