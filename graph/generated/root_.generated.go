@@ -2725,7 +2725,7 @@ type WebhookEndpoint {
   url: String!
   "The event types it receives: ` + "`" + `onbehalf.started` + "`" + `, ` + "`" + `onbehalf.ended` + "`" + `, ` + "`" + `onbehalf.denied` + "`" + `, ` + "`" + `order.placed` + "`" + `, ` + "`" + `order.paid` + "`" + `, ` + "`" + `session.revoked` + "`" + `."
   events: [String!]!
-  "Whether it receives events now (inactive endpoints keep their queue until reactivated)."
+  "Whether it receives events now (an inactive endpoint gets no new events; what was queued waits until it is active again)."
   active: Boolean!
   "What it is for."
   description: String!
