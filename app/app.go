@@ -42,6 +42,7 @@ func SecurityOptions(cfg config.Config) security.Options {
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
 		LastSeenInterval: cfg.LastSeenInterval, ConsentOptIn: cfg.OnBehalfConsent == "opt-in",
+		LoginIPFailures: cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
 	}
 }
 
@@ -49,7 +50,7 @@ func SecurityOptions(cfg config.Config) security.Options {
 func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *App {
 	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
 	a.Audit = audit.New(db, clk)
-	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
+	hasher := security.NewHasherQueue(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait)
 	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
 	a.Directory = directory.New(db, clk)
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})

@@ -57,6 +57,7 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	TrustedProxies     []netip.Prefix
 	TestCardGateway    bool
+	HashQueue          int
 }
 
 // DefaultDB is the embedded database used when no DSN is given.
@@ -142,7 +143,8 @@ var Settings = []Setting{
 	{"onbehalf-ticket-ttl", "BEHALF_ONBEHALF_TICKET_TTL", "2m", "lifetime of a login-on-behalf ticket (at most 10m)", dur(func(c *Config) *time.Duration { return &c.OnBehalfTicketTTL }, 10*time.Second, 10*time.Minute)},
 	{"onbehalf-consent", "BEHALF_ONBEHALF_CONSENT", "opt-out", "opt-out (allowed unless the customer refuses) or opt-in", oneOf(func(c *Config) *string { return &c.OnBehalfConsent }, "opt-out", "opt-in")},
 	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often a busy session's last-seen stamp is written", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
-	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(2 * runtime.NumCPU()), "password hashes computed at once; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once (one per core); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(2 * runtime.NumCPU()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with Retry-After", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
 	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},

@@ -37,6 +37,7 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.Config.QueryCacheSize)})
 	// After the persisted-query lookup (which fills in the query), before gqlgen parses and validates.
 	srv.Use(queryLimitsExtension{limits: LimitsFrom(d.Config), cache: queryCache})
+	srv.Use(onePasswordGuess{})
 	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
 	if !d.Config.Production() {
 		srv.Use(extension.Introspection{})
@@ -60,9 +61,7 @@ func NewExecutor(d Deps) *handler.Server {
 		}
 		return res, err
 	})
-	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return presentError(ctx, err)
-	})
+	srv.SetErrorPresenter(presentWithStatus(d.Security.IPRetryAfter()))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")
 		return internalError{fmt.Errorf("panic: %v", p)}

@@ -20,7 +20,7 @@ import (
 
 func init() {
 	// A refused document is a request error like a parse failure: 400 with graphql-response+json.
-	for _, c := range []apperr.Code{apperr.QueryTooLarge, apperr.QueryTooDeep, apperr.QueryTooWide} {
+	for _, c := range []apperr.Code{apperr.QueryTooLarge, apperr.QueryTooDeep, apperr.QueryTooWide, apperr.BadRequest} {
 		errcode.RegisterErrorType(string(c), errcode.KindProtocol)
 	}
 }

@@ -153,9 +153,11 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 	now := s.clock.Now()
 	ev := audit.Draft(ctx)
 	ev.ActorID, ev.ActorLogin, ev.SubjectID, ev.SubjectLogin, ev.SessionID = nil, "", nil, "", nil
-	db := store.Conn(ctx, s.db)
+	// Reads before the password check stay outside the mutation's transaction, which begins only
+	// after the hash, so no connection is held while it runs.
+	rctx := store.Outside(ctx)
 	var t Ticket
-	err := db.Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
+	err := store.Conn(rctx, s.db).Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (t.UsedAt != nil || !now.Before(t.ExpiresAt))) {
 		return nil, errConfirm.WithReason(ReasonTicketInvalid)
 	}
@@ -163,11 +165,11 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 		return nil, err
 	}
 	// From here on, a failure is recorded against the ticket's requester and target.
-	operator, err := s.user(ctx, t.OperatorID)
+	operator, err := s.user(rctx, t.OperatorID)
 	if err != nil {
 		return nil, err
 	}
-	target, err := s.user(ctx, t.TargetID)
+	target, err := s.user(rctx, t.TargetID)
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +201,7 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 		ev.ActorID, ev.ActorLogin = &who.ID, who.Login
 		return nil, errConfirm.WithReason(ReasonWrongOperator)
 	}
+	db := store.Conn(ctx, s.db)
 	// The one atomic step: of concurrent confirms, exactly one marks the ticket used.
 	res := db.Model(&Ticket{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", t.ID, now).Update("used_at", now)
 	if res.Error != nil {

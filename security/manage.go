@@ -156,7 +156,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if currentPassword == "" {
 		return apperr.Input("currentPassword", "current password is required")
 	}
-	u, err := s.CheckPassword(ctx, id.User.Login, currentPassword)
+	u, reset, err := s.checkPassword(ctx, id.User.Login, currentPassword)
 	if err != nil {
 		return err
 	}
@@ -166,14 +166,15 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if newPassword == currentPassword {
 		return apperr.Input("newPassword", "new password must differ from the current one")
 	}
+	// Hashed before the first write, so the transaction begins after both hashes.
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return err
 	}
 	now := s.clock.Now()
+	reset["password_hash"], reset["updated_at"] = hash, now
 	db := store.Conn(ctx, s.db)
-	if err := db.Model(&model.User{}).Where("id = ?", u.ID).
-		Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error; err != nil {
+	if err := db.Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
 		return err
 	}
 	return db.Model(&model.Session{}).

@@ -31,6 +31,9 @@ type Options struct {
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
 	// ConsentOptIn makes customers who never chose refuse login on behalf (BEHALF_ONBEHALF_CONSENT=opt-in).
 	ConsentOptIn bool
+	// LoginIPFailures wrong passwords per LoginIPWindow from one client address (0: no limit).
+	LoginIPFailures int
+	LoginIPWindow   time.Duration
 }
 
 // DefaultOptions are the contract's defaults.
@@ -51,13 +54,17 @@ type Service struct {
 	hasher *Hasher
 	audit  *audit.Service
 	opt    Options
+	ipLim  *IPLimiter
 	Guard  OnBehalfGuard
 }
 
 // New returns the security service.
 func New(db *gorm.DB, c clock.Clock, h *Hasher, a *audit.Service, opt Options) *Service {
-	return &Service{db: db, clock: c, hasher: h, audit: a, opt: opt}
+	return &Service{db: db, clock: c, hasher: h, audit: a, opt: opt, ipLim: NewIPLimiter(opt.LoginIPFailures, opt.LoginIPWindow, c.Now)}
 }
+
+// IPRetryAfter is how long an address refused for too many wrong passwords should wait.
+func (s *Service) IPRetryAfter() time.Duration { return s.ipLim.RetryAfter() }
 
 // Options returns the service's settings.
 func (s *Service) Options() Options { return s.opt }
