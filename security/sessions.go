@@ -279,6 +279,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Identity, e
 		return nil, apperr.ErrUnauthenticated
 	}
 	u, err := s.userByID(ctx, sess.UserID)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return nil, fmt.Errorf("read session user: %w", err) // an outage is not a bad credential
+	}
 	if err != nil || u.Locked {
 		return nil, apperr.ErrUnauthenticated
 	}
@@ -291,6 +294,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Identity, e
 	if sess.OnBehalf {
 		op, err := s.onBehalfOperator(ctx, &sess, u, now)
 		if err != nil {
+			if _, ok := apperr.As(err); !ok {
+				return nil, err // a database error, not a refusal
+			}
 			return nil, apperr.ErrUnauthenticated
 		}
 		id.Operator = op
@@ -319,6 +325,9 @@ func (s *Service) onBehalfOperator(ctx context.Context, sess *model.Session, sub
 		return nil, apperr.ErrUnauthenticated
 	}
 	op, err := s.userByID(ctx, *sess.OperatorID)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return nil, fmt.Errorf("read operator: %w", err)
+	}
 	if err != nil || op.Locked {
 		return nil, apperr.ErrUnauthenticated
 	}
@@ -360,6 +369,9 @@ func (s *Service) authenticateAPIKey(ctx context.Context, bearer string) (*Ident
 		return nil, apperr.ErrUnauthenticated
 	}
 	u, err := s.userByID(ctx, key.UserID)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return nil, fmt.Errorf("read API key user: %w", err)
+	}
 	if err != nil || u.Locked {
 		return nil, apperr.ErrUnauthenticated
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	ConnMaxLifetime time.Duration
 	Logger          logger.Interface
 	NowFunc         func() time.Time
+	// AcquireTimeout bounds the wait for a pool connection (0: as long as the context allows).
+	AcquireTimeout time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout for every connection (0: the server's).
+	StatementTimeout time.Duration
 }
 
 // ParseDSN splits a DSN into dialect and driver DSN: `postgres://…` (or `postgresql://…`) selects
@@ -99,6 +103,13 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 			}
 			d += sep + "plan_cache_mode=force_custom_plan"
 		}
+		if opt.StatementTimeout > 0 && !strings.Contains(d, "statement_timeout") {
+			sep := "?"
+			if strings.Contains(d, "?") {
+				sep = "&"
+			}
+			d += fmt.Sprintf("%sstatement_timeout=%d", sep, opt.StatementTimeout.Milliseconds())
+		}
 		db, err = gorm.Open(postgres.Open(d), cfg)
 	case SQLite:
 		if dir := filepath.Dir(driverDSN); dir != "." {
@@ -136,6 +147,11 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(maxIdle)
 	if opt.ConnMaxLifetime > 0 {
 		sqlDB.SetConnMaxLifetime(opt.ConnMaxLifetime)
+	}
+	if opt.AcquireTimeout > 0 {
+		pool := &acquirePool{db: sqlDB, timeout: opt.AcquireTimeout}
+		db.ConnPool = pool
+		db.Statement.ConnPool = pool
 	}
 	return db, nil
 }
