@@ -2,6 +2,7 @@ package graph
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"behalf/apperr"
@@ -18,9 +19,9 @@ var credentialParams = []string{"access_token", "token", "api_key", "apikey", "k
 // get UNAUTHENTICATED for the whole request rather than silently running as anonymous.
 func authenticate(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		for _, p := range credentialParams {
-			if q.Has(p) {
+		// Matched case-insensitively: ?Access_Token= leaks into logs just the same.
+		for name := range r.URL.Query() {
+			if slices.Contains(credentialParams, strings.ToLower(name)) {
 				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "credentials are accepted only in the Authorization header")
 				return
 			}

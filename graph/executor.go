@@ -31,6 +31,7 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
+	srv.AddTransport(unsupportedTransport{}) // last: answers what no transport above took
 	queryCache := lru.New[*ast.QueryDocument](d.Config.QueryCacheSize)
 	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(d.Config.QueryMaxTokens)
@@ -41,6 +42,8 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
 	if !d.Config.Production() {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true) // no "Did you mean …": it would reveal the schema
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
@@ -51,6 +54,9 @@ func NewExecutor(d Deps) *handler.Server {
 		return next(ctx)
 	})
 	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if err := refuseIntrospection(ctx); err != nil {
+			return nil, err
+		}
 		res, err := next(ctx)
 		if err != nil {
 			var ae *apperr.Error

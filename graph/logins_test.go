@@ -131,7 +131,16 @@ func TestLoginStormDoesNotStarveSearches(t *testing.T) {
 		env.CreateContact(fmt.Sprintf("Anna%d", i), "Schmidt", &org.ID)
 	}
 	_, admin := env.UserWithToken("storm.admin", security.RoleAdministrator)
-	env.CreateUser("storm.user", []string{security.RoleCustomer}, nil)
+	// 200 accounts sharing one password hash (inserted directly: creating each would hash), so that the
+	// storm is many clients signing in, not one account's throttle.
+	proto := env.CreateUser("storm.user0", []string{security.RoleCustomer}, nil)
+	for i := 1; i < 200; i++ {
+		u := *proto
+		u.ID, u.Login, u.Email = model.NewID(), fmt.Sprintf("storm.user%d", i), fmt.Sprintf("storm.user%d@example.com", i)
+		if err := db.Create(&u).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	var txDuringHash, idleInTx, hashes atomic.Int64
 	var monErr atomic.Value
@@ -177,7 +186,7 @@ func TestLoginStormDoesNotStarveSearches(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := env.Do("", wrongLogin, map[string]any{"l": "storm.user", "p": apptest.DefaultPassword})
+			res := env.Do("", wrongLogin, map[string]any{"l": fmt.Sprintf("storm.user%d", i), "p": apptest.DefaultPassword})
 			switch res.Code() {
 			case "":
 				ok.Add(1)
@@ -188,6 +197,7 @@ func TestLoginStormDoesNotStarveSearches(t *testing.T) {
 				}
 			default:
 				other.Add(1)
+				t.Logf("login: %s", res.Raw)
 			}
 		}()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,12 @@ func noteStatus(ctx context.Context, status int, retryAfter time.Duration) {
 func presentWithStatus(ipRetry time.Duration) func(ctx context.Context, err error) *gqlerror.Error {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		g := presentError(ctx, err)
+		if strings.HasPrefix(g.Message, "json request body could not be decoded") {
+			// gqlgen's POST transport: not a GraphQL request (a batch, broken JSON). Its message echoes
+			// the whole body, which could carry a password.
+			g.Message = "the request body is not a GraphQL request in JSON (batches are not supported)"
+			g.Extensions["code"], g.Extensions["hint"] = string(apperr.BadRequest), transportHint
+		}
 		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded && g.Extensions["code"] == string(apperr.Internal) {
 			g.Message = "the request took too long"
 			g.Extensions["code"] = string(apperr.Timeout)

@@ -156,7 +156,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if currentPassword == "" {
 		return apperr.Input("currentPassword", "current password is required")
 	}
-	u, reset, err := s.checkPassword(ctx, id.User.Login, currentPassword)
+	u, err := s.CheckPassword(ctx, id.User.Login, currentPassword)
 	if err != nil {
 		return err
 	}
@@ -172,9 +172,9 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 		return err
 	}
 	now := s.clock.Now()
-	reset["password_hash"], reset["updated_at"] = hash, now
 	db := store.Conn(ctx, s.db)
-	if err := db.Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
+	if err := db.Model(&model.User{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error; err != nil {
 		return err
 	}
 	return db.Model(&model.Session{}).

@@ -49,70 +49,57 @@ type AuthResult struct {
 // CheckPassword verifies login and password, applying the per-address and per-account throttles.
 // Every refusal is the same UNAUTHENTICATED error (or TOO_MANY_REQUESTS); the reason code goes only
 // to the audit event. No connection or transaction is held while the password hashes: the user is
-// read outside the caller's transaction, the attempt is counted in its own statement, and only the
-// reset after a success joins the caller's transaction.
+// read outside the caller's transaction, and the attempt is counted (and, after a success, the count
+// reset) in statements of their own, which stand even if the caller's mutation then fails.
 func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, error) {
-	u, reset, err := s.checkPassword(ctx, login, password)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Conn(ctx, s.db).Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
-		return nil, fmt.Errorf("reset failed logins: %w", err)
-	}
-	return u, nil
-}
-
-// checkPassword is CheckPassword without the final write: it returns the updates that reset the
-// throttle (and upgrade a weak hash), for the caller to write in its transaction.
-func (s *Service) checkPassword(ctx context.Context, login, password string) (*model.User, map[string]any, error) {
 	if strings.TrimSpace(login) == "" || password == "" {
-		return nil, nil, apperr.Input("login", "login and password are required")
+		return nil, apperr.Input("login", "login and password are required")
 	}
 	if len(login) > 254 || len(password) > 1024 {
-		return nil, nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
+		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	ip := reqctx.From(ctx).IP
 	if err := s.ipLim.Check(ip); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var u model.User
 	// Deliberately not store.Conn: the caller's transaction must not begin before the hash.
 	err := s.db.WithContext(ctx).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		s.ipLim.Fail(ip)
 		audit.Draft(ctx).SubjectLogin = login
-		return nil, nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
+		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read user: %w", err)
+		return nil, fmt.Errorf("read user: %w", err)
 	}
 	ev := audit.Draft(ctx)
 	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
 	// The slot first, so that every attempt counted below is also hashed.
 	release, err := s.hasher.Acquire(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer release()
 	admitted, err := s.countAttempt(ctx, u.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !admitted {
 		s.hasher.verifyHeld(ctx, "", password) // as slow as a wrong password
 		s.ipLim.Fail(ip)
-		return nil, nil, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
+		return nil, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
 	}
 	ok, rehash := s.hasher.verifyHeld(ctx, u.PasswordHash, password)
 	if !ok {
 		s.ipLim.Fail(ip)
-		return nil, nil, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
+		return nil, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
 	}
 	if u.Locked {
-		return nil, nil, apperr.ErrBadCredentials.WithReason(ReasonLocked)
+		return nil, apperr.ErrBadCredentials.WithReason(ReasonLocked)
 	}
 	reset := map[string]any{"failed_logins": 0, "throttled_until": nil, "last_failed_at": nil}
 	u.FailedLogins, u.ThrottledUntil, u.LastFailedAt = 0, nil, nil
@@ -121,7 +108,10 @@ func (s *Service) checkPassword(ctx context.Context, login, password string) (*m
 		reset["password_hash"] = h
 		u.PasswordHash = h
 	}
-	return &u, reset, nil
+	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
+		return nil, fmt.Errorf("reset failed logins: %w", err)
+	}
+	return &u, nil
 }
 
 // countAttempt counts one password attempt against the account before it is hashed, in one atomic
