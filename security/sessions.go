@@ -48,16 +48,32 @@ type AuthResult struct {
 
 // CheckPassword verifies login and password, applying the per-address and per-account throttles.
 // Every refusal is the same UNAUTHENTICATED error (or TOO_MANY_REQUESTS); the reason code goes only
-// to the audit event. No connection or transaction is held while the password hashes: the user is
-// read outside the caller's transaction, and the attempt is counted (and, after a success, the count
-// reset) in statements of their own, which stand even if the caller's mutation then fails.
-func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, error) {
+// to the audit event. The audit facts name the account signing in as the subject (by the login given
+// when there is no such account). No connection or transaction is held while the password hashes:
+// the user is read outside the caller's transaction, and the attempt is counted (and, after a
+// success, the count reset) in statements of their own, which stand even if the caller's mutation
+// then fails.
+func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, audit.Facts, error) {
 	if strings.TrimSpace(login) == "" || password == "" {
-		return nil, apperr.Input("login", "login and password are required")
+		return nil, audit.Facts{}, apperr.Input("login", "login and password are required")
 	}
 	if len(login) > 254 || len(password) > 1024 {
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
+		return nil, audit.Facts{}, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
+	u, err := s.checkPassword(ctx, login, password)
+	if err != nil && u == nil {
+		return nil, audit.Facts{Subject: &audit.Party{Login: login}}, err
+	}
+	facts := audit.Facts{Subject: audit.UserParty(u)}
+	if err != nil {
+		return nil, facts, err
+	}
+	return u, facts, nil
+}
+
+// checkPassword is CheckPassword after the input checks. On a refusal of an existing account it
+// returns that account with the error.
+func (s *Service) checkPassword(ctx context.Context, login, password string) (*model.User, error) {
 	ip := reqctx.From(ctx).IP
 	if err := s.ipLim.Check(ip); err != nil {
 		return nil, err
@@ -70,36 +86,33 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 			return nil, err
 		}
 		s.ipLim.Fail(ip)
-		audit.Draft(ctx).SubjectLogin = login
 		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
+		return nil, fmt.Errorf("load user by login: %w", err)
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
 	// The slot first, so that every attempt counted below is also hashed.
 	release, err := s.hasher.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return &u, err
 	}
 	defer release()
 	admitted, err := s.countAttempt(ctx, u.ID)
 	if err != nil {
-		return nil, err
+		return &u, err
 	}
 	if !admitted {
 		s.hasher.verifyHeld(ctx, "", password) // as slow as a wrong password
 		s.ipLim.Fail(ip)
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
 	}
 	ok, rehash := s.hasher.verifyHeld(ctx, u.PasswordHash, password)
 	if !ok {
 		s.ipLim.Fail(ip)
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
 	}
 	if u.Locked {
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonLocked)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonLocked)
 	}
 	reset := map[string]any{"failed_logins": 0, "throttled_until": nil, "last_failed_at": nil}
 	u.FailedLogins, u.ThrottledUntil, u.LastFailedAt = 0, nil, nil
@@ -109,7 +122,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 		u.PasswordHash = h
 	}
 	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
-		return nil, fmt.Errorf("reset failed logins: %w", err)
+		return &u, fmt.Errorf("reset login throttle: %w", err)
 	}
 	return &u, nil
 }
@@ -161,20 +174,19 @@ func throttleDelay(n int) time.Duration {
 	return d
 }
 
-// Login checks the password and opens an ordinary session.
-func (s *Service) Login(ctx context.Context, login, password string) (*AuthResult, error) {
-	u, err := s.CheckPassword(ctx, login, password)
+// Login checks the password and opens an ordinary session. The audit facts name the account as
+// subject and, once signed in, as actor, with the new session.
+func (s *Service) Login(ctx context.Context, login, password string) (*AuthResult, audit.Facts, error) {
+	u, facts, err := s.CheckPassword(ctx, login, password)
 	if err != nil {
-		return nil, err
+		return nil, facts, err
 	}
 	res, err := s.NewSession(ctx, NewSessionInput{User: u, TTL: s.opt.SessionTTL, Idle: s.opt.SessionIdle})
 	if err != nil {
-		return nil, err
+		return nil, facts, fmt.Errorf("login: %w", err)
 	}
-	ev := audit.Draft(ctx)
-	ev.ActorID, ev.ActorLogin = &u.ID, u.Login
-	ev.SessionID = &res.Session.ID
-	return res, nil
+	facts.Actor, facts.SessionID = audit.UserParty(u), &res.Session.ID
+	return res, facts, nil
 }
 
 // NewSessionInput describes a session to open.
@@ -334,8 +346,8 @@ func (s *Service) onBehalfOperator(ctx context.Context, sess *model.Session, sub
 	if err != nil {
 		return nil, err
 	}
-	if s.Guard != nil {
-		if err := s.Guard(ctx, op, opOrg, subject); err != nil {
+	if s.guard != nil {
+		if err := s.guard(ctx, op, opOrg, subject); err != nil {
 			return nil, err
 		}
 	}

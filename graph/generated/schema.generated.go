@@ -78,6 +78,14 @@ func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[stri
 		return nil, err
 	}
 	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "failure",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["failure"] = arg1
 	return args, nil
 }
 
@@ -774,11 +782,16 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "auth.login.failed")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, failure)
 			}
 
 			next = directive1
@@ -839,7 +852,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -881,7 +894,7 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 					var zeroVal *model.Product
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -943,7 +956,7 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1005,7 +1018,7 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1067,7 +1080,7 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1129,7 +1142,7 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 					var zeroVal *model.BulkAddResult
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1191,7 +1204,7 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 					var zeroVal *model.Order
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1253,7 +1266,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 					var zeroVal *model.Payment
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1315,7 +1328,7 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 					var zeroVal *model.Organization
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1377,7 +1390,7 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 					var zeroVal *model.Contact
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1449,11 +1462,16 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.OnBehalfTicket
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1525,11 +1543,16 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1590,7 +1613,7 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1646,7 +1669,7 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1715,7 +1738,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1784,7 +1807,7 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1860,7 +1883,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1936,7 +1959,7 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 					var zeroVal int
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2012,7 +2035,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2088,7 +2111,7 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2164,7 +2187,7 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
