@@ -42,7 +42,7 @@ func SecurityOptions(cfg config.Config) security.Options {
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
 		LastSeenInterval: cfg.LastSeenInterval,
-		LoginIPFailures: cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
+		LoginIPFailures:  cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
 	}
 }
 
