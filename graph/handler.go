@@ -68,5 +68,5 @@ func NewHandler(d Deps) http.Handler {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	return withRequestContext(d.Log, d.Loaders, h)
+	return clientAddress(d.Config.TrustedProxies, withRequestContext(d.Log, d.Loaders, h))
 }

@@ -145,4 +145,6 @@ type AuditEvent struct {
 	IP           string
 	UserAgent    string
 	RequestID    string
+	// ClientRequestID is the X-Request-Id the client sent (sanitized); RequestID is the server's own.
+	ClientRequestID string
 }
