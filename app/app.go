@@ -56,8 +56,12 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	// Every request of a login-on-behalf session re-checks the whole policy.
 	a.Security = security.New(db, clk, hasher, SecurityOptions(cfg), policy.Guard)
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
-	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
-		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
+	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
+	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
+	if cfg.TestCardGateway {
+		gateways = append(gateways, commerce.TestCardGateway{})
+	}
+	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes}, gateways...)
 	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
 	a.Handler = graph.NewHandler(graph.Deps{
 		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
