@@ -31,13 +31,13 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, ok := security.ParseBearer(h)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "use Authorization: Bearer <token>")
 			return
 		}
 		ctx := r.Context()
-		id, err := d.Security.Authenticate(ctx, strings.TrimSpace(token))
+		id, err := d.Security.Authenticate(ctx, token)
 		if err != nil {
 			if apperr.CodeOf(err) == apperr.Unauthenticated {
 				writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "invalid, expired or revoked credentials")

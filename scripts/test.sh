@@ -118,4 +118,28 @@ wait "$go_pid"
 rc=$?
 go_pid=
 say "go test exited with $rc after $(elapsed "$t1") (total $(elapsed "$t0"))"
+
+# Fuzzing: each native fuzz target runs a few seconds on a whole-suite run (go test -fuzz takes one
+# target per invocation). Their seed corpora (f.Add and testdata/fuzz) already ran above as plain
+# tests. BEHALF_FUZZTIME=0 skips this phase.
+fuzztime=${BEHALF_FUZZTIME:-2s}
+if [[ $rc -eq 0 && ${#pkgs[@]} -gt 0 && $fuzztime != 0 ]]; then
+	t2=$(date +%s.%N)
+	for target in ./graph/querylimit/:FuzzJSONQuery ./graph/querylimit/:FuzzCheck ./money/:FuzzParse \
+		./commerce/:FuzzParseFile ./store/:FuzzParseDSN ./config/:FuzzSettings ./security/:FuzzParseBearer; do
+		pkg=${target%%:*} name=${target##*:}
+		"${setsid[@]}" go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"${TMPDIR:-/tmp}/behalf-fuzz.log" 2>&1 &
+		go_pid=$!
+		wait "$go_pid"
+		frc=$?
+		go_pid=
+		if [[ $frc -ne 0 ]]; then
+			cat "${TMPDIR:-/tmp}/behalf-fuzz.log" >&2
+			say "fuzzing $name failed (the failing input is in $pkg/testdata/fuzz/$name)"
+			rc=$frc
+			break
+		fi
+	done
+	say "fuzzing done in $(elapsed "$t2")"
+fi
 exit "$rc"

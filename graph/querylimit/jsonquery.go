@@ -1,4 +1,4 @@
-package graph
+package querylimit
 
 import (
 	"bytes"
@@ -6,11 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// jsonQuery finds the "query" member of a JSON request object and returns it unescaped, without
+// JSONQuery finds the "query" member of a JSON request object and returns it unescaped, without
 // decoding the rest of the body (encoding/json takes milliseconds for a few hundred KB; this takes
 // microseconds). ok is false when body is not an object with a string "query" member; the transport
 // then decodes it and reports what is wrong.
-func jsonQuery(body []byte) (query []byte, ok bool) {
+func JSONQuery(body []byte) (query []byte, ok bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
