@@ -256,4 +256,3 @@ func (w *docWalk) cost(set ast.SelectionSet) (depth, fields int) {
 	}
 	return min(depth, w.l.MaxDepth+1), fields
 }
-
