@@ -49,6 +49,10 @@ func (queryLimitsExtension) ExtensionName() string                          { re
 func (queryLimitsExtension) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (e queryLimitsExtension) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if strings.TrimSpace(p.Query) == "" {
+		// Not a GraphQL request (no query, and no persisted one): a parameter error, 400.
+		return &gqlerror.Error{Message: "the request has no query", Extensions: map[string]any{"code": string(apperr.BadRequest), "hint": transportHint}}
+	}
 	if e.cache != nil {
 		if _, ok := e.cache.Get(ctx, p.Query); ok {
 			return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"behalf/apperr"
 
@@ -56,14 +57,12 @@ func codedTransportErrors(next http.Handler) http.Handler {
 			cw.status = http.StatusMethodNotAllowed // a mutation over GET (GraphQL over HTTP: 405)
 			w.Header().Set("Allow", "POST")
 		}
-		var body struct {
-			Errors []map[string]any `json:"errors"`
-			Data   any              `json:"data"`
-		}
 		out := cw.buf.Bytes()
-		if json.Unmarshal(out, &body) == nil && len(body.Errors) > 0 {
+		var top map[string]json.RawMessage
+		var errs []map[string]any
+		if json.Unmarshal(out, &top) == nil && json.Unmarshal(top["errors"], &errs) == nil && len(errs) > 0 {
 			changed := false
-			for _, e := range body.Errors {
+			for _, e := range errs {
 				ext, _ := e["extensions"].(map[string]any)
 				if ext == nil {
 					ext = map[string]any{}
@@ -74,9 +73,27 @@ func codedTransportErrors(next http.Handler) http.Handler {
 					changed = true
 				}
 			}
+			ct := w.Header().Get("Content-Type")
+			if string(top["data"]) == "null" && strings.HasPrefix(ct, "application/graphql-response+json") {
+				// A request error: nothing executed, so there is no data entry (GraphQL over HTTP).
+				delete(top, "data")
+				changed = true
+			}
+			if cw.status == http.StatusUnprocessableEntity && strings.HasPrefix(ct, "application/json") {
+				// gqlgen answers a document that does not parse or validate with 422; for
+				// application/json GraphQL over HTTP asks for 200 (legacy clients read the body), and
+				// for invalid parameters (no query) 400.
+				cw.status = http.StatusOK
+				if ext, _ := errs[0]["extensions"].(map[string]any); ext["code"] == string(apperr.BadRequest) {
+					cw.status = http.StatusBadRequest
+				}
+			}
 			if changed {
-				if b, err := json.Marshal(body); err == nil {
-					out = b
+				if b, err := json.Marshal(errs); err == nil {
+					top["errors"] = b
+					if b, err := json.Marshal(top); err == nil {
+						out = b
+					}
 				}
 			}
 		}

@@ -124,7 +124,7 @@ func skipValue(b []byte, i int) (int, bool) {
 func unquoteJSON(q []byte) ([]byte, bool) {
 	s := q[1 : len(q)-1]
 	if bytes.IndexByte(s, '\\') < 0 {
-		return s, true
+		return s, utf8.Valid(s) // invalid UTF-8: leave it to encoding/json (which substitutes U+FFFD)
 	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
@@ -174,5 +174,5 @@ func unquoteJSON(q []byte) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	return out, true
+	return out, utf8.Valid(out)
 }
