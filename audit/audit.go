@@ -20,8 +20,8 @@ import (
 
 // Outcomes.
 const (
-	Success = "SUCCESS"
-	Failure = "FAILURE"
+	Success = model.AuditSuccess
+	Failure = model.AuditFailure
 )
 
 // Service records and lists audit events.

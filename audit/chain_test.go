@@ -64,6 +64,7 @@ func verify(t *testing.T, db *gorm.DB, cp *audit.Checkpoint) *audit.Result {
 }
 
 func TestChainLinksEveryEvent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		svc := audit.New(db, clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 123456789, time.UTC)))
 		record(t, svc, 5)
@@ -115,6 +116,7 @@ func TestCanonicalEncodingCoversEveryField(t *testing.T) {
 // TestVerifyDetectsTampering: each way of rewriting the trail is reported with its kind and the first
 // broken seq, on both databases, by an intruder who bypassed the append-only triggers.
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		tamper func(t *testing.T, db *gorm.DB)
@@ -202,6 +204,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // TestAuditTableRefusesRewrites: the triggers refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of
 // chained events to everyone, the owner included.
 func TestAuditTableRefusesRewrites(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		record(t, audit.New(db, clock.Real{}), 2)
 		stmts := []string{"UPDATE audit_events SET actor_login = 'x' WHERE seq = 1", "DELETE FROM audit_events WHERE seq = 2"}
@@ -222,6 +225,7 @@ func TestAuditTableRefusesRewrites(t *testing.T) {
 // TestSealChainsOlderEvents: events recorded before the chain existed (no seq) are chained by Seal,
 // which the trigger allows once, content unchanged.
 func TestSealChainsOlderEvents(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		svc := audit.New(db, clock.Real{})
 		record(t, svc, 2)
@@ -247,6 +251,7 @@ func TestSealChainsOlderEvents(t *testing.T) {
 
 // TestExportVerifies: an export carries the hashes, verifies on its own, and an edit to it is caught.
 func TestExportVerifies(t *testing.T) {
+	t.Parallel()
 	db := dbtest.SQLite(t)
 	record(t, audit.New(db, clock.Real{}), 4)
 	var buf bytes.Buffer

@@ -205,26 +205,26 @@ func (s DBSource) Unchained(ctx context.Context) (int64, error) {
 // Exported is one line of `behalf audit export --format jsonl`: every field of the event, its hashes
 // included, so the export verifies on its own.
 type Exported struct {
-	Seq          int64     `json:"seq"`
-	PrevHash     string    `json:"prevHash"`
-	Hash         string    `json:"hash"`
-	ID           string    `json:"id"`
-	At           time.Time `json:"at"`
-	Action       string    `json:"action"`
-	ActorID      *string   `json:"actorId"`
-	ActorLogin   string    `json:"actorLogin"`
-	SubjectID    *string   `json:"subjectId"`
-	SubjectLogin string    `json:"subjectLogin"`
-	OnBehalf     bool      `json:"onBehalf"`
-	SessionID    *string   `json:"sessionId"`
-	Reason       string    `json:"reason"`
-	Outcome      string    `json:"outcome"`
-	ErrorCode    string    `json:"errorCode"`
-	Operation    string    `json:"operation"`
-	Arguments    string    `json:"arguments"`
-	IP           string    `json:"ip"`
-	UserAgent    string    `json:"userAgent"`
-	RequestID    string    `json:"requestId"`
+	Seq          int64              `json:"seq"`
+	PrevHash     string             `json:"prevHash"`
+	Hash         string             `json:"hash"`
+	ID           string             `json:"id"`
+	At           time.Time          `json:"at"`
+	Action       string             `json:"action"`
+	ActorID      *string            `json:"actorId"`
+	ActorLogin   string             `json:"actorLogin"`
+	SubjectID    *string            `json:"subjectId"`
+	SubjectLogin string             `json:"subjectLogin"`
+	OnBehalf     bool               `json:"onBehalf"`
+	SessionID    *string            `json:"sessionId"`
+	Reason       string             `json:"reason"`
+	Outcome      model.AuditOutcome `json:"outcome"`
+	ErrorCode    string             `json:"errorCode"`
+	Operation    string             `json:"operation"`
+	Arguments    string             `json:"arguments"`
+	IP           string             `json:"ip"`
+	UserAgent    string             `json:"userAgent"`
+	RequestID    string             `json:"requestId"`
 }
 
 // Export converts an event to its export line.

@@ -123,7 +123,7 @@ func rawSearch(b *testing.B, db *gorm.DB, term string) {
 	}
 	var org model.Organization
 	if len(rows) > 0 && rows[0].OrganizationID != nil {
-		db.WithContext(ctx).First(&org, "id = ?", *rows[0].OrganizationID)
+		dbtest.Must(b, db.WithContext(ctx).First(&org, "id = ?", *rows[0].OrganizationID))
 	}
 	if _, err := json.Marshal(rows); err != nil {
 		b.Fatal(err)

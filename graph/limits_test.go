@@ -88,6 +88,7 @@ func serveDoc(h http.Handler, body []byte) *httptest.ResponseRecorder {
 // is refused with its code, no statement reaches the database (so no resolver ran), and one refusal
 // allocates under 10 MB (the time is logged; BenchmarkRefusals reports both). Not parallel, so that the allocation figures are this test's own.
 func TestAbusiveDocumentsAreRefusedCheaply(t *testing.T) {
+	t.Parallel()
 	db := dbtest.SQLite(t)
 	env := apptest.New(t, db)
 	stmts, err := store.CountStatements(db)

@@ -138,7 +138,7 @@ type AuditEvent struct {
 	OnBehalf     bool
 	SessionID    *string
 	Reason       string
-	Outcome      string
+	Outcome      AuditOutcome
 	ErrorCode    string
 	Operation    string
 	Arguments    string

@@ -17,6 +17,7 @@ import (
 // operator is the staff member, with the customer's permissions only; the staff member's own token
 // still works as the staff member.
 func TestScopedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -70,7 +71,7 @@ func TestScopedSession(t *testing.T) {
 		}
 		// The token is stored only as a hash.
 		var sess model.Session
-		db.First(&sess, "id = ?", s.Session.ID)
+		dbtest.Must(t, db.First(&sess, "id = ?", s.Session.ID))
 		if string(sess.TokenHash) == s.Token || len(sess.TokenHash) != 32 || deref(sess.ParentSessionID) != w.adminSession {
 			t.Errorf("stored session %+v", sess)
 		}
@@ -106,6 +107,7 @@ func deniedInSession(w *world) map[string]struct {
 // FORBIDDEN (changing password, email or consent, API keys, another login on behalf, …) and changes
 // nothing.
 func TestDeniedInScopedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -124,7 +126,7 @@ func TestDeniedInScopedSession(t *testing.T) {
 			t.Errorf("%d onbehalf.denied events, want 2 (loginOnBehalf, confirmOnBehalf)", n)
 		}
 		var cust model.User
-		db.First(&cust, "id = ?", w.customer.ID)
+		dbtest.Must(t, db.First(&cust, "id = ?", w.customer.ID))
 		if cust.AllowOnBehalf != nil || cust.Email != w.customer.Email {
 			t.Errorf("the customer's account changed: consent %v, email %s", cust.AllowOnBehalf, cust.Email)
 		}
@@ -140,6 +142,7 @@ func TestDeniedInScopedSession(t *testing.T) {
 // TestEndOnBehalfOutsideSession: endOnBehalf outside a login-on-behalf session is FORBIDDEN (anonymous:
 // UNAUTHENTICATED) and ends nothing.
 func TestEndOnBehalfOutsideSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -162,6 +165,7 @@ func TestEndOnBehalfOutsideSession(t *testing.T) {
 // their password; when the customer is locked, withdraws consent or becomes staff; and when an
 // administrator (or the customer) revokes it.
 func TestCascades(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		kill func(w *world, s scoped) error
@@ -228,6 +232,7 @@ func TestCascades(t *testing.T) {
 // TestLifetime: the scoped session lives at most BEHALF_ONBEHALF_TTL, dies after BEHALF_ONBEHALF_IDLE
 // without use, and never outlives the operator's own session.
 func TestLifetime(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		cfg   func(*config.Config)

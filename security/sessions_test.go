@@ -18,6 +18,7 @@ import (
 // in their account, with the operator and reason; the operator sees it among their own; nobody else
 // does; ended sessions are not listed.
 func TestMySessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -71,7 +72,7 @@ func TestMySessions(t *testing.T) {
 		}
 		// An on-behalf session whose operator's own session ended is dead, so not listed, even when only
 		// the parent row says so.
-		db.Model(&model.Session{}).Where("id = ?", sessionOf(t, env, staffTok).ID).Update("revoked_at", env.Clock.Now())
+		dbtest.Must(t, db.Model(&model.Session{}).Where("id = ?", sessionOf(t, env, staffTok).ID).Update("revoked_at", env.Clock.Now()))
 		if got := mySessions(t, env, custTok); find(got, ob.ID) != nil || len(got) != 2 {
 			t.Errorf("after the operator's session ended: %s", ids(got))
 		}
@@ -83,6 +84,7 @@ func TestMySessions(t *testing.T) {
 
 // TestSessionsOfUser: sessions(userId) needs security:read; unknown users are NOT_FOUND.
 func TestSessionsOfUser(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -119,6 +121,7 @@ func TestSessionsOfUser(t *testing.T) {
 
 // TestRevokeSession: who may revoke which session, and that revocation bites on the next request.
 func TestRevokeSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -195,7 +198,7 @@ func TestRevokeSession(t *testing.T) {
 			t.Error("staff session or its on-behalf child survived")
 		}
 		var child model.Session
-		db.First(&child, "id = ?", ob.ID)
+		dbtest.Must(t, db.First(&child, "id = ?", ob.ID))
 		if child.RevokedAt == nil {
 			t.Error("on-behalf child not marked revoked")
 		}
@@ -217,6 +220,7 @@ func TestRevokeSession(t *testing.T) {
 // TestRevokeAllSessions: oneself or security:sessions; counts live sessions, including those the user
 // operates; the caller's own current session goes too.
 func TestRevokeAllSessions(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, custTok := env.UserWithToken("carla.customer", security.RoleCustomer)
@@ -281,6 +285,7 @@ func TestRevokeAllSessions(t *testing.T) {
 // inside the idle window keeps a session alive until its absolute limit; an on-behalf session never
 // outlives its operator's own session.
 func TestSessionTimeouts(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db, func(c *config.Config) {
 			c.SessionTTL, c.SessionIdle = 3*time.Hour, time.Hour
@@ -359,6 +364,7 @@ func TestSessionTimeouts(t *testing.T) {
 // TestLastSeenCoalesced: a busy session does not write on every request: last_seen_at is written at
 // most once per BEHALF_LAST_SEEN_INTERVAL.
 func TestLastSeenCoalesced(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db, func(c *config.Config) { c.LastSeenInterval = time.Minute })
 		_, tok := env.UserWithToken("carla.customer", security.RoleCustomer)

@@ -24,6 +24,7 @@ import (
 //     query string (400) and after revokeApiKey (UNAUTHENTICATED), and its secret is never shown again:
 //     not by apiKeys, not in logs, not in audit rows (nor is any password or token).
 func TestSessionsAndAPIKeysWhatItMustShow(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		customer, laptop := env.UserWithToken("carla.customer", security.RoleCustomer)

@@ -346,7 +346,15 @@ func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) er
 	return fn(WithTx(ctx, tx))
 }
 
-// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect.
+// SQLite extended result codes of unique violations (https://sqlite.org/rescode.html).
+const (
+	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
+	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
+)
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect, by code,
+// never by message text: gorm's translated ErrDuplicatedKey, PostgreSQL's SQLSTATE 23505
+// (unique_violation), or SQLite's SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY result code.
 func IsUniqueViolation(err error) bool {
 	if err == nil {
 		return false
@@ -354,8 +362,15 @@ func IsUniqueViolation(err error) bool {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return true
 	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key")
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		return pg.SQLState() == "23505"
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		return lite.Code() == sqliteConstraintUnique || lite.Code() == sqliteConstraintPrimaryKey
+	}
+	return false
 }
 
 type hooksKey struct{}

@@ -413,8 +413,8 @@ func (ec *executionContext) _AuditEvent_outcome(ctx context.Context, field graph
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNAuditOutcome2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuditOutcome) graphql.Marshaler {
+			return ec.marshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -1380,20 +1380,14 @@ func (ec *executionContext) marshalNAuditEventEdge2ᚖbehalfᚋmodelᚐEdge(ctx 
 	return ec._AuditEventEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAuditOutcome2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+func (ec *executionContext) unmarshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx context.Context, v any) (model.AuditOutcome, error) {
+	var res model.AuditOutcome
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAuditOutcome2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalString(v)
-	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-	}
-	return res
+func (ec *executionContext) marshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx context.Context, sel ast.SelectionSet, v model.AuditOutcome) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalOAuditCheckpoint2ᚖbehalfᚋauditᚐCheckpoint(ctx context.Context, sel ast.SelectionSet, v *audit.Checkpoint) graphql.Marshaler {

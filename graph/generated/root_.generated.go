@@ -178,7 +178,7 @@ type ComplexityRoot struct {
 		Login                 func(childComplexity int, login string, password string) int
 		LoginOnBehalf         func(childComplexity int, userID string, reason *string) int
 		Logout                func(childComplexity int) int
-		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method string, paymentToken *string) int
+		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) int
 		PlaceOrder            func(childComplexity int, idempotencyKey string) int
 		RemoveFromCart        func(childComplexity int, sku string) int
 		RevokeAPIKey          func(childComplexity int, id string) int
@@ -982,7 +982,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(string), args["paymentToken"].(*string)), true
+		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(model.PaymentMethod), args["paymentToken"].(*string)), true
 	case "Mutation.placeOrder":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break

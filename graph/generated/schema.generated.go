@@ -28,7 +28,7 @@ type MutationResolver interface {
 	RemoveFromCart(ctx context.Context, sku string) (*model.Cart, error)
 	AddToCartFromFile(ctx context.Context, file graphql.Upload) (*model.BulkAddResult, error)
 	PlaceOrder(ctx context.Context, idempotencyKey string) (*model.Order, error)
-	PayOrder(ctx context.Context, orderID string, idempotencyKey string, method string, paymentToken *string) (*model.Payment, error)
+	PayOrder(ctx context.Context, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) (*model.Payment, error)
 	CreateOrganization(ctx context.Context, input model.CreateOrganizationInput) (*model.Organization, error)
 	CreateContact(ctx context.Context, input model.CreateContactInput) (*model.Contact, error)
 	LoginOnBehalf(ctx context.Context, userID string, reason *string) (*model.OnBehalfTicket, error)
@@ -321,8 +321,8 @@ func (ec *executionContext) field_Mutation_payOrder_args(ctx context.Context, ra
 	}
 	args["idempotencyKey"] = arg1
 	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "method",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNPaymentMethod2string(ctx, v)
+		func(ctx context.Context, v any) (model.PaymentMethod, error) {
+			return ec.unmarshalNPaymentMethod2behalfᚋmodelᚐPaymentMethod(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1253,7 +1253,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(string), fc.Args["paymentToken"].(*string))
+			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["orderId"].(string), fc.Args["idempotencyKey"].(string), fc.Args["method"].(model.PaymentMethod), fc.Args["paymentToken"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -140,6 +141,25 @@ func (e *Env) Do(token, query string, vars map[string]any) *Response {
 		h["Authorization"] = "Bearer " + token
 	}
 	return parse(e.T, e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h}))
+}
+
+// TryDo is Do for goroutines: it never touches the test (no Fatal off the test's goroutine) and returns
+// an error when the answer is not GraphQL JSON; check it after the goroutines are done.
+func (e *Env) TryDo(token, query string, vars map[string]any) (*Response, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	w := e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h})
+	res := &Response{Status: w.Code, Header: w.Header(), Raw: w.Body.String()}
+	if err := json.Unmarshal(w.Body.Bytes(), res); err != nil {
+		return nil, fmt.Errorf("response is not JSON (status %d): %s", w.Code, w.Body.String())
+	}
+	return res, nil
 }
 
 func parse(t testing.TB, w *httptest.ResponseRecorder) *Response {

@@ -324,3 +324,13 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Must fails t when a test's own database statement failed, so that no assertion reads the zero value
+// an error left behind. It returns res for chaining (res.RowsAffected).
+func Must(t testing.TB, res *gorm.DB) *gorm.DB {
+	t.Helper()
+	if res.Error != nil {
+		t.Fatalf("database: %v", res.Error)
+	}
+	return res
+}
