@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
+	"github.com/rs/zerolog"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -396,7 +397,10 @@ func AfterRollback(ctx context.Context, fn func(ctx context.Context) error) {
 		h.mu.Unlock()
 		return
 	}
-	_ = fn(ctx)
+	if err := fn(ctx); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("failure-path write lost")
+		CountLostBookkeeping()
+	}
 }
 
 // Run runs the collected hooks in order, returning the first error.
