@@ -137,7 +137,8 @@ func validReason(reason *string) (string, error) {
 	if reason == nil {
 		return "", nil
 	}
-	return apperr.MultilineText("reason", *reason, 0, MaxReasonLength)
+	// One line: CR, LF and other control characters could forge lines in logs and exports.
+	return apperr.Text("reason", *reason, 0, MaxReasonLength)
 }
 
 // user loads a user, nil when there is none.
