@@ -51,3 +51,20 @@ func TestClientIdentityBehindProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestOnBehalfReasonRefusesLineBreaks: CR/LF and control characters in the login-on-behalf reason
+// are refused (they could forge lines in logs and exports); an ordinary reason is accepted.
+func TestOnBehalfReasonRefusesLineBreaks(t *testing.T) {
+	t.Parallel()
+	env := apptest.New(t, dbtest.SQLite(t))
+	_, admin := env.UserWithToken("reason.admin", security.RoleAdministrator)
+	customer := env.CreateUser("reason.customer", []string{security.RoleCustomer}, nil)
+	const q = `mutation($u:ID!,$r:String){ loginOnBehalf(userId:$u, reason:$r){ ticket } }`
+	for _, r := range []string{"ticket 1\r\nFAKE audit line", "tab\there", "bell\x07"} {
+		res := env.Do(admin, q, map[string]any{"u": customer.ID, "r": r})
+		if res.Code() != "BAD_USER_INPUT" || res.Errors[0].Extensions["field"] != "reason" {
+			t.Errorf("%q: %s", r, res.Raw)
+		}
+	}
+	env.MustDo(admin, q, map[string]any{"u": customer.ID, "r": "ticket #4711: cart will not check out"}, nil)
+}
