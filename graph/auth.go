@@ -59,6 +59,7 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 		}
 		l := lc.Logger()
 		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context { return l.With() })
+		annotateSpan(ctx, identityAttributes(id)...)
 		ctx = security.WithIdentity(l.WithContext(ctx), id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -22,7 +22,11 @@ import (
 // NewExecutor builds the gqlgen handler with explicit transports and extensions.
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
-	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
+	events := d.Events
+	if events == nil {
+		events = noEmitter{}
+	}
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, d.Metrics, events)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
 	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)
@@ -45,10 +49,14 @@ func NewExecutor(d Deps) *handler.Server {
 	} else {
 		srv.SetDisableSuggestion(true) // no "Did you mean …": it would reveal the schema
 	}
+	if d.Tracer != nil {
+		srv.Use(newTracer(d.Tracer))
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			if rl := requestLogFrom(ctx); rl != nil {
-				rl.setOperation(oc.OperationName)
+				name, opType := operationOf(oc)
+				rl.setOperation(name, opType)
 			}
 		}
 		return next(ctx)
@@ -67,7 +75,10 @@ func NewExecutor(d Deps) *handler.Server {
 		}
 		return res, err
 	})
-	srv.SetErrorPresenter(presentWithStatus(d.Security.IPRetryAfter()))
+	present := presentWithStatus(d.Security.IPRetryAfter())
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return annotateError(ctx, present(ctx, err))
+	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")
 		return internalError{fmt.Errorf("panic: %v", p)}

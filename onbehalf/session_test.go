@@ -100,6 +100,14 @@ func deniedInSession(w *world) map[string]struct {
 		"revokeSession":         {qRevokeSession, vars("id", model.NewID())},
 		"revokeAllSessions":     {`mutation($u:ID!) { revokeAllSessions(userId:$u) }`, vars("u", w.customer.ID)},
 		"apiKeys":               {`{ apiKeys { id } }`, nil},
+		"webhookEndpoints":      {`{ webhookEndpoints { id } }`, nil},
+		"webhookDeliveries":     {`{ webhookDeliveries { totalCount } }`, nil},
+		"createWebhookEndpoint": {`mutation { createWebhookEndpoint(input:{url:"https://example.com/h", events:["order.placed"]}) { secret } }`, nil},
+		"updateWebhookEndpoint": {`mutation($id:ID!) { updateWebhookEndpoint(input:{id:$id, active:false}) { id } }`, vars("id", model.NewID())},
+		"rotateWebhookSecret":   {`mutation($id:ID!) { rotateWebhookSecret(id:$id) { secret } }`, vars("id", model.NewID())},
+		"deleteWebhookEndpoint": {`mutation($id:ID!) { deleteWebhookEndpoint(id:$id) }`, vars("id", model.NewID())},
+		"retryWebhookDelivery":  {`mutation($id:ID!) { retryWebhookDelivery(id:$id) { id } }`, vars("id", model.NewID())},
+		"setOnBehalfEmail":      {`mutation { setOnBehalfEmail(enabled:false) { id } }`, nil},
 	}
 }
 

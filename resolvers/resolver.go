@@ -10,6 +10,7 @@ import (
 	"behalf/config"
 	"behalf/directory"
 	"behalf/graph/loaders"
+	"behalf/integrations"
 	"behalf/model"
 	"behalf/onbehalf"
 	"behalf/security"
@@ -24,6 +25,8 @@ type Resolver struct {
 	Audit     *audit.Service
 	Commerce  *commerce.Service
 	OnBehalf  *onbehalf.Service
+	// Integrations manages webhook endpoints and deliveries.
+	Integrations *integrations.Service
 }
 
 func page(first *int, after *string) store.PageArgs {

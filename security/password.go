@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"behalf/apperr"
+	"behalf/metrics"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -34,6 +35,7 @@ type Hasher struct {
 	queue    chan struct{} // waiting callers, bounded
 	wait     time.Duration
 	dummy    string
+	metrics  *metrics.Metrics
 	verified atomic.Int64 // verifications against a real stored hash (tests count guesses with it)
 	// OnHash, if set, runs while a slot is held, just before hashing (tests observe the database then).
 	OnHash func(ctx context.Context)
@@ -42,16 +44,21 @@ type Hasher struct {
 // NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing (without bound on the
 // queue's length) for at most wait.
 func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
-	return NewHasherQueue(p, maxConcurrent, 1<<20, wait)
+	return NewHasherQueue(p, maxConcurrent, 1<<20, wait, nil)
+}
+
+// NewHasherWithMetrics is NewHasher whose queue, hashes in progress and rejections m counts.
+func NewHasherWithMetrics(p Argon2Params, maxConcurrent int, wait time.Duration, m *metrics.Metrics) *Hasher {
+	return NewHasherQueue(p, maxConcurrent, 1<<20, wait, m)
 }
 
 // NewHasherQueue returns a hasher allowing maxConcurrent hashes at once and at most queue callers
-// waiting, each for at most wait.
-func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration) *Hasher {
+// waiting, each for at most wait; m (may be nil) counts the queue, hashes in progress and rejections.
+func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration, m *metrics.Metrics) *Hasher {
 	if maxConcurrent < 1 {
 		maxConcurrent = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait}
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait, metrics: m}
 	h.dummy = h.hash("dummy password for timing")
 	return h
 }
@@ -68,28 +75,35 @@ func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	default:
 	}
 	select {
 	case h.queue <- struct{}{}:
 	default:
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	}
 	defer func() { <-h.queue }()
+	h.metrics.HashWaiting(1)
+	defer h.metrics.HashWaiting(-1)
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	case <-t.C:
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	case <-ctx.Done():
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release() { h.metrics.HashActive(-1); <-h.slots }
 
 // Verified returns how many verifications ran against a real stored hash.
 func (h *Hasher) Verified() int64 { return h.verified.Load() }

@@ -17,6 +17,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/store"
 
@@ -33,6 +34,8 @@ type Options struct {
 	// LoginIPFailures wrong passwords per LoginIPWindow from one client address (0: no limit).
 	LoginIPFailures int
 	LoginIPWindow   time.Duration
+	// Metrics counts login failures and throttles; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultOptions are the contract's defaults.

@@ -61,6 +61,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 		return nil, audit.Facts{}, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	u, err := s.checkPassword(ctx, login, password)
+	s.countLoginFailure(err)
 	if err != nil && u == nil {
 		return nil, audit.Facts{Subject: &audit.Party{Login: login}}, err
 	}
@@ -154,6 +155,9 @@ func (s *Service) countAttempt(ctx context.Context, userID string) (bool, error)
 		" WHERE id = ? AND (throttled_until IS NULL OR throttled_until <= ?) RETURNING failed_logins", args...).Scan(&counts).Error
 	if err != nil {
 		return false, fmt.Errorf("count login attempt: %w", err)
+	}
+	if len(counts) == 1 && counts[0] > freeFailures {
+		s.opt.Metrics.LoginThrottled()
 	}
 	return len(counts) == 1, nil
 }
@@ -392,3 +396,10 @@ func (s *Service) authenticateAPIKey(ctx context.Context, bearer string) (*Ident
 
 // SessionLive reports whether sess is usable at now: not revoked, not expired, not idle too long.
 func SessionLive(sess *model.Session, now time.Time) bool { return sessionLive(sess, now) }
+
+// countLoginFailure counts a refused password check by its reason code.
+func (s *Service) countLoginFailure(err error) {
+	if e, ok := apperr.As(err); ok && e.Code == apperr.Unauthenticated {
+		s.opt.Metrics.LoginFailed(e.Reason)
+	}
+}

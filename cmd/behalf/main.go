@@ -23,7 +23,9 @@ import (
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
+	"behalf/servicetoken"
 	"behalf/store"
+	"behalf/telemetry"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -37,6 +39,7 @@ Usage:
   behalf migrate [--db DSN] [--app-role ROLE]
   behalf audit verify|export|checkpoint [--db DSN] …   (behalf audit for details)
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+  behalf service-keys rotate [--db DSN]
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -62,6 +65,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "service-keys":
+		if len(args) == 0 || args[0] != "rotate" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = rotateServiceKeys(args[1:], env, stdout, stderr)
 	case "audit":
 		return auditCmd(args, env, stdout, stderr)
 	case "help", "-h", "--help":
@@ -125,9 +134,22 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	} else {
 		log.Warn().Msg("no BEHALF_AUDIT_KEY_FILE: audit checkpoints are not signed")
 	}
-	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tp, stopTracing, err := telemetry.Setup(ctx, env, "dev")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.Background()); err != nil {
+			log.Warn().Err(err).Msg("flushing traces failed")
+		}
+	}()
+	if tp != nil {
+		opts = append(opts, app.WithTracerProvider(tp))
+		log.Info().Msg("OpenTelemetry tracing on")
+	}
+	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	if n, err := a.Audit.Seal(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -147,12 +169,35 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
 	go a.RunSweeper(ctx, time.Hour)
+	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener (BEHALF_METRICS_ADDR): %w", err)
+		}
+		defer serveMetrics(mln, a, log).Close()
+	}
 	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Msg("behalf serving")
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
+}
+
+// serveMetrics serves GET /metrics on its own listener (BEHALF_METRICS_ADDR), apart from the API so it
+// can stay off the public network.
+func serveMetrics(ln net.Listener, a *app.App, log zerolog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.Metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("metrics serving at /metrics")
+	return srv
 }
 
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
@@ -296,5 +341,29 @@ func userCreate(args []string, env func(string) string, stdin io.Reader, stdout,
 	if !*fromStdin {
 		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
 	}
+	return nil
+}
+
+// rotateServiceKeys retires the service-token signing key now (it stays published until its tokens
+// expire) and starts a new one, for example after a suspected leak.
+func rotateServiceKeys(args []string, env func(string) string, stdout, stderr io.Writer) error {
+	fs, dsn := dbFlags("behalf service-keys rotate", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := dbConfig(*dsn, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	k, err := app.New(cfg, db, log, clock.Real{}).ServiceTokens.Rotate(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "service tokens are now signed with key %s; the previous key stays published for %s\n", k.ID, servicetoken.MaxTTL)
 	return nil
 }

@@ -63,6 +63,11 @@ var HashParams = security.Argon2Params{Memory: 512, Time: 1, Threads: 1}
 
 // New starts a server on db with the default configuration, changed by the options.
 func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
+	return NewWith(t, db, nil, opts...)
+}
+
+// NewWith is New with wiring options for app.New (a tracer provider, for example).
+func NewWith(t testing.TB, db *gorm.DB, appOpts []app.Option, opts ...func(*config.Config)) *Env {
 	cfg := config.Defaults()
 	cfg.MaxConcurrentHashes = 4
 	for _, o := range opts {
@@ -71,7 +76,7 @@ func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	logs := &SyncBuffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	clk := clock.NewFake(Start)
-	a := app.New(cfg, db, log, clk, app.WithHashParams(HashParams))
+	a := app.New(cfg, db, log, clk, append([]app.Option{app.WithHashParams(HashParams)}, appOpts...)...)
 	return &Env{T: t, App: a, DB: db, Clock: clk, Logs: logs}
 }
 
@@ -260,4 +265,25 @@ func (e *Env) EventsWithAction(action string) []model.AuditEvent {
 		}
 	}
 	return out
+}
+
+// OnBehalf runs the login-on-behalf flow: the operator (signed in with operatorToken, password
+// DefaultPassword) asks for a ticket for userID and confirms it. It returns the scoped session's token
+// and id.
+func (e *Env) OnBehalf(operatorToken, operatorLogin, userID, reason string) (token, sessionID string) {
+	e.T.Helper()
+	var t struct {
+		LoginOnBehalf struct{ Ticket string } `json:"loginOnBehalf"`
+	}
+	e.MustDo(operatorToken, `mutation($u:ID!,$r:String){ loginOnBehalf(userId:$u, reason:$r){ ticket } }`,
+		map[string]any{"u": userID, "r": reason}, &t)
+	var c struct {
+		ConfirmOnBehalf struct {
+			Token   string
+			Session struct{ ID string }
+		} `json:"confirmOnBehalf"`
+	}
+	e.MustDo("", `mutation($t:String!,$l:String!,$p:String!){ confirmOnBehalf(ticket:$t, login:$l, password:$p){ token session { id } } }`,
+		map[string]any{"t": t.LoginOnBehalf.Ticket, "l": operatorLogin, "p": DefaultPassword}, &c)
+	return c.ConfirmOnBehalf.Token, c.ConfirmOnBehalf.Session.ID
 }
