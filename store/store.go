@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"github.com/rs/zerolog"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -165,56 +165,53 @@ func Dialect(db *gorm.DB) string {
 	return SQLite
 }
 
-var gooseMu sync.Mutex
-
-// Migrate applies every pending migration for db's dialect; running it again is a no-op.
+// Migrate applies every pending migration for db's dialect; running it again is a no-op. On PostgreSQL
+// it holds goose's session-level advisory lock while it runs, so replicas starting together on one
+// database migrate once: the others wait for the lock, then find nothing pending.
 func Migrate(db *gorm.DB) error {
-	sqlDB, err := db.DB()
+	p, err := provider(db)
 	if err != nil {
 		return err
 	}
-	return migrate(sqlDB, Dialect(db))
-}
-
-func migrate(sqlDB *sql.DB, dialect string) error {
-	// goose keeps its dialect and file system in package globals.
-	gooseMu.Lock()
-	defer gooseMu.Unlock()
-	sub, err := fs.Sub(migrations, "migrations/"+dialect)
-	if err != nil {
-		return err
-	}
-	goose.SetBaseFS(sub)
-	goose.SetLogger(goose.NopLogger())
-	gd := "postgres"
-	if dialect == SQLite {
-		gd = "sqlite3"
-	}
-	if err := goose.SetDialect(gd); err != nil {
-		return err
-	}
-	if err := goose.Up(sqlDB, "."); err != nil {
+	if _, err := p.Up(context.Background()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
 
+// provider returns a goose Provider for db's dialect (no package globals, so concurrent callers in one
+// process are safe too).
+func provider(db *gorm.DB) (*goose.Provider, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	dialect := Dialect(db)
+	sub, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return nil, err
+	}
+	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if dialect == Postgres {
+		gd = goose.DialectPostgres
+		// Retry the lock every second (goose's default is every 5 s) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(gd, sqlDB, sub, opts...)
+}
+
 // Version returns the current migration version.
 func Version(db *gorm.DB) (int64, error) {
-	sqlDB, err := db.DB()
+	p, err := provider(db)
 	if err != nil {
 		return 0, err
 	}
-	gooseMu.Lock()
-	defer gooseMu.Unlock()
-	gd := "postgres"
-	if Dialect(db) == SQLite {
-		gd = "sqlite3"
-	}
-	if err := goose.SetDialect(gd); err != nil {
-		return 0, err
-	}
-	return goose.GetDBVersion(sqlDB)
+	return p.GetDBVersion(context.Background())
 }
 
 // Ping checks that the database answers, for readiness probes.
@@ -233,12 +230,13 @@ type txKey struct{}
 // connection. Done is set once it committed or rolled back, after which Conn falls back to the base
 // handle (field resolvers run after the mutation's directive finished).
 type Tx struct {
-	base  *gorm.DB
-	ctx   context.Context
-	mu    sync.Mutex
-	db    *gorm.DB // the begun transaction; nil until the first statement
-	began error
-	done  bool
+	base        *gorm.DB
+	ctx         context.Context
+	mu          sync.Mutex
+	db          *gorm.DB // the begun transaction; nil until the first statement
+	began       error
+	done        bool
+	afterCommit []func()
 }
 
 // WithTx returns a context carrying tx.
@@ -326,6 +324,7 @@ func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) er
 		tx.mu.Lock()
 		g := tx.db
 		tx.done = true
+		after := tx.afterCommit
 		tx.mu.Unlock()
 		if p := recover(); p != nil {
 			if g != nil {
@@ -333,15 +332,20 @@ func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) er
 			}
 			panic(p)
 		}
-		if g == nil {
-			return
-		}
 		if err != nil {
-			g.Rollback()
+			if g != nil {
+				g.Rollback()
+			}
 			return
 		}
-		if cerr := g.Commit().Error; cerr != nil {
-			err = fmt.Errorf("commit: %w", cerr)
+		if g != nil {
+			if cerr := g.Commit().Error; cerr != nil {
+				err = fmt.Errorf("commit: %w", cerr)
+				return
+			}
+		}
+		for _, f := range after {
+			f()
 		}
 	}()
 	return fn(WithTx(ctx, tx))

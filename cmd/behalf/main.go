@@ -168,7 +168,13 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		Addr: cfg.Addr, Handler: a.Handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
-	go a.RunSweeper(ctx, time.Hour)
+	// Background work stops after the server did (so the last requests' stamps are written).
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	waitBackground := a.Background(bgCtx)
+	defer func() {
+		stopBackground()
+		waitBackground()
+	}()
 	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
