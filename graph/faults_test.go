@@ -19,7 +19,8 @@ import (
 func TestDatabaseErrorDuringAuthenticationIs503(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := apptest.New(t, db)
+		// Without the identity cache, so that authentication reads the database on this request.
+		env := apptest.New(t, db, func(c *config.Config) { c.IdentityCacheSize = 0 })
 		_, tok := env.UserWithToken("outage.user", security.RoleCustomer)
 		env.MustDo(tok, `{ me { login } }`, nil, nil)
 		if err := db.Exec("ALTER TABLE users RENAME TO users_gone").Error; err != nil {
