@@ -9,6 +9,7 @@ import (
 	"behalf/security"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // credentialParams are query parameters that would carry a credential in a URL (where it leaks into
@@ -47,20 +48,24 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error")
 			return
 		}
-		lc := zerolog.Ctx(ctx).With().Str("user_id", id.Actor().ID)
-		if id.OnBehalf() {
-			lc = lc.Str("operator_id", id.Operator.ID).Str("subject_id", id.User.ID)
+		// The request's logger (already in ctx) gains the identity's fields for every later line.
+		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context {
+			c = c.Str("user_id", id.Actor().ID)
+			if id.OnBehalf() {
+				c = c.Str("operator_id", id.Operator.ID).Str("subject_id", id.User.ID)
+			}
+			if id.Session != nil {
+				c = c.Str("session_id", id.Session.ID)
+			}
+			if id.APIKey != nil {
+				c = c.Str("api_key_id", id.APIKey.ID)
+			}
+			return c
+		})
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(identityAttributes(id)...)
 		}
-		if id.Session != nil {
-			lc = lc.Str("session_id", id.Session.ID)
-		}
-		if id.APIKey != nil {
-			lc = lc.Str("api_key_id", id.APIKey.ID)
-		}
-		l := lc.Logger()
-		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context { return l.With() })
-		annotateSpan(ctx, identityAttributes(id)...)
-		ctx = security.WithIdentity(l.WithContext(ctx), id)
+		ctx = security.WithIdentity(ctx, id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -155,7 +155,9 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	} else if n > 0 {
 		log.Info().Int("events", n).Msg("chained audit events recorded before the hash chain")
 	}
-	go a.Audit.RunCheckpoints(log.WithContext(ctx))
+	tick, stopTick := a.Audit.CheckpointTicker()
+	defer stopTick()
+	go a.Audit.RunCheckpoints(log.WithContext(ctx), tick)
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory, a.Commerce)
