@@ -62,6 +62,7 @@ func SecurityOptions(cfg config.Config) security.Options {
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
 		LastSeenInterval: cfg.LastSeenInterval, IdentityCacheSize: cfg.IdentityCacheSize,
+		LoginIPFailures: cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
 	}
 }
 
@@ -101,7 +102,7 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	a.Audit = audit.New(db, clk, audit.Signing{
 		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
 	})
-	hasher := security.NewHasherWithMetrics(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashWait, a.Metrics)
+	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
 	a.Directory = directory.New(db, clk)
 	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.
@@ -109,8 +110,12 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	secOpts.Metrics = a.Metrics
 	a.Security = security.New(db, clk, hasher, secOpts, policy.Guard)
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
-	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
-		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
+	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
+	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
+	if cfg.TestCardGateway {
+		gateways = append(gateways, commerce.TestCardGateway{})
+	}
+	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes}, gateways...)
 	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))
 	if err != nil {
 		panic(fmt.Sprintf("integrations: %v", err)) // the settings were validated by config.Load

@@ -67,6 +67,7 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	TrustedProxies     []netip.Prefix
 	TestCardGateway    bool
+	HashQueue          int
 	// Integrations (webhooks and e-mail through the outbox).
 	SMTPURL              string
 	SMTPFrom             string
@@ -174,7 +175,8 @@ var Settings = []Setting{
 		c.ListenDB = v
 		return nil
 	}},
-	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(2 * runtime.NumCPU()), "password hashes computed at once; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once (one per core); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(2 * runtime.NumCPU()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with Retry-After", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
 	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"behalf/apperr"
@@ -19,9 +20,9 @@ var credentialParams = []string{"access_token", "token", "api_key", "apikey", "k
 // get UNAUTHENTICATED for the whole request rather than silently running as anonymous.
 func authenticate(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		for _, p := range credentialParams {
-			if q.Has(p) {
+		// Matched case-insensitively: ?Access_Token= leaks into logs just the same.
+		for name := range r.URL.Query() {
+			if slices.Contains(credentialParams, strings.ToLower(name)) {
 				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "credentials are accepted only in the Authorization header")
 				return
 			}
@@ -31,13 +32,13 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, ok := security.ParseBearer(h)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "use Authorization: Bearer <token>")
 			return
 		}
 		ctx := r.Context()
-		id, err := d.Security.Authenticate(ctx, strings.TrimSpace(token))
+		id, err := d.Security.Authenticate(ctx, token)
 		if err != nil {
 			if apperr.CodeOf(err) == apperr.Unauthenticated {
 				writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "invalid, expired or revoked credentials")

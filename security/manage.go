@@ -164,6 +164,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if newPassword == currentPassword {
 		return apperr.Input("newPassword", "new password must differ from the current one")
 	}
+	// Hashed before the first write, so the transaction begins after both hashes.
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return err

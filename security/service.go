@@ -31,6 +31,9 @@ type Options struct {
 	OnBehalfTTL      time.Duration // absolute lifetime of a login-on-behalf session
 	OnBehalfIdle     time.Duration // idle timeout of a login-on-behalf session
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
+	// LoginIPFailures wrong passwords per LoginIPWindow from one client address (0: no limit).
+	LoginIPFailures int
+	LoginIPWindow   time.Duration
 	// IdentityCacheSize bounds the credentials whose identity Authenticate keeps in memory; 0 turns the
 	// cache off. The cache needs a change bus installed on the database handle (store.InstallBus).
 	IdentityCacheSize int
@@ -56,6 +59,7 @@ type Service struct {
 	clock  clock.Clock
 	hasher *Hasher
 	opt    Options
+	ipLim  *IPLimiter
 	guard  OnBehalfGuard
 
 	bus     *store.Bus     // nil: no change bus installed, no identity cache
@@ -67,7 +71,8 @@ type Service struct {
 // change bus (store.InstallBus) and opt.IdentityCacheSize > 0, Authenticate caches identities and the
 // bus invalidates them.
 func New(db *gorm.DB, c clock.Clock, h *Hasher, opt Options, guard OnBehalfGuard) *Service {
-	s := &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard, touches: newTouchLog()}
+	s := &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard, touches: newTouchLog(),
+		ipLim: NewIPLimiter(opt.LoginIPFailures, opt.LoginIPWindow, c.Now)}
 	s.bus = store.BusOf(db)
 	if s.bus != nil && opt.IdentityCacheSize > 0 {
 		s.cache = newIdentityCache(opt.IdentityCacheSize)
@@ -83,6 +88,9 @@ func (s *Service) CachedIdentities() int {
 	}
 	return s.cache.len()
 }
+
+// IPRetryAfter is how long an address refused for too many wrong passwords should wait.
+func (s *Service) IPRetryAfter() time.Duration { return s.ipLim.RetryAfter() }
 
 // Options returns the service's settings.
 func (s *Service) Options() Options { return s.opt }

@@ -48,10 +48,13 @@ type AuthResult struct {
 	User    *model.User
 }
 
-// CheckPassword verifies login and password, applying throttling; it counts failures toward the
-// account's throttle even when the surrounding mutation rolls back. Every refusal is the same
-// UNAUTHENTICATED error; the reason code goes only to the audit event. The audit facts name the
-// account signing in as the subject (by the login given when there is no such account).
+// CheckPassword verifies login and password, applying the per-address and per-account throttles.
+// Every refusal is the same UNAUTHENTICATED error (or TOO_MANY_REQUESTS); the reason code goes only
+// to the audit event. The audit facts name the account signing in as the subject (by the login given
+// when there is no such account). No connection or transaction is held while the password hashes:
+// the user is read outside the caller's transaction, and the attempt is counted (and, after a
+// success, the count reset) in statements of their own, which stand even if the caller's mutation
+// then fails.
 func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, audit.Facts, error) {
 	if strings.TrimSpace(login) == "" || password == "" {
 		return nil, audit.Facts{}, apperr.Input("login", "login and password are required")
@@ -74,76 +77,91 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 // checkPassword is CheckPassword after the input checks. On a refusal of an existing account it
 // returns that account with the error.
 func (s *Service) checkPassword(ctx context.Context, login, password string) (*model.User, error) {
+	ip := reqctx.From(ctx).IP
+	if err := s.ipLim.Check(ip); err != nil {
+		return nil, err
+	}
 	var u model.User
-	err := store.Conn(ctx, s.db).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
+	// Deliberately not store.Conn: the caller's transaction must not begin before the hash.
+	err := s.db.WithContext(ctx).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
 			return nil, err
 		}
+		s.ipLim.Fail(ip)
 		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load user by login: %w", err)
 	}
-	now := s.clock.Now()
-	if u.ThrottledUntil != nil && now.Before(*u.ThrottledUntil) {
-		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
-			return &u, err
-		}
-		return &u, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	// The slot first, so that every attempt counted below is also hashed.
+	release, err := s.hasher.Acquire(ctx)
 	if err != nil {
 		return &u, err
 	}
+	defer release()
+	admitted, err := s.countAttempt(ctx, u.ID)
+	if err != nil {
+		return &u, err
+	}
+	if !admitted {
+		s.hasher.verifyHeld(ctx, "", password) // as slow as a wrong password
+		s.ipLim.Fail(ip)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
+	}
+	ok, rehash := s.hasher.verifyHeld(ctx, u.PasswordHash, password)
 	if !ok {
-		s.recordFailure(ctx, u.ID)
+		s.ipLim.Fail(ip)
 		return &u, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
 	}
 	if u.Locked {
 		return &u, apperr.ErrBadCredentials.WithReason(ReasonLocked)
 	}
-	updates := map[string]any{}
-	if u.FailedLogins != 0 || u.ThrottledUntil != nil {
-		updates["failed_logins"], updates["throttled_until"], updates["last_failed_at"] = 0, nil, nil
-		u.FailedLogins, u.ThrottledUntil = 0, nil
-	}
+	reset := map[string]any{"failed_logins": 0, "throttled_until": nil, "last_failed_at": nil}
+	u.FailedLogins, u.ThrottledUntil, u.LastFailedAt = 0, nil, nil
 	if rehash {
-		if h, err := s.hasher.Hash(ctx, password); err == nil {
-			updates["password_hash"] = h
-			u.PasswordHash = h
-		}
+		h := s.hasher.hash(password)
+		reset["password_hash"] = h
+		u.PasswordHash = h
 	}
-	if len(updates) > 0 {
-		if err := store.Conn(ctx, s.db).Model(&model.User{}).Where("id = ?", u.ID).Updates(updates).Error; err != nil {
-			return &u, fmt.Errorf("reset login throttle: %w", err)
-		}
+	if err := s.db.WithContext(ctx).Model(&model.User{}).Where("id = ?", u.ID).Updates(reset).Error; err != nil {
+		return &u, fmt.Errorf("reset login throttle: %w", err)
 	}
 	return &u, nil
 }
 
-// recordFailure counts a wrong password toward the account's throttle. It is registered to run even if
-// the mutation's transaction rolls back (the refusal itself is an error).
-func (s *Service) recordFailure(ctx context.Context, userID string) {
-	store.AfterRollback(ctx, func(ctx context.Context) error {
-		var u model.User
-		db := store.Conn(ctx, s.db)
-		if err := db.First(&u, "id = ?", userID).Error; err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		n := u.FailedLogins
-		if u.LastFailedAt != nil && now.Sub(*u.LastFailedAt) > failureWindow {
-			n = 0
-		}
-		n++
-		updates := map[string]any{"failed_logins": n, "last_failed_at": now}
-		if d := throttleDelay(n); d > 0 {
-			updates["throttled_until"] = now.Add(d)
-			s.opt.Metrics.LoginThrottled()
-		}
-		return db.Model(&model.User{}).Where("id = ?", userID).Updates(updates).Error
-	})
+// countAttempt counts one password attempt against the account before it is hashed, in one atomic
+// statement that also checks and sets the throttle: of any number of concurrent attempts, only those
+// the throttle admits get a count and a hash, exactly as if they came one after another. A success
+// resets the count. It reports whether the attempt is admitted. The statement commits on its own
+// (not in the caller's transaction), so a refusal that rolls the mutation back still counts.
+func (s *Service) countAttempt(ctx context.Context, userID string) (bool, error) {
+	now := s.clock.Now()
+	n := "(CASE WHEN last_failed_at IS NULL OR last_failed_at < ? THEN 1 ELSE failed_logins + 1 END)"
+	windowStart := now.Add(-failureWindow)
+	args := []any{windowStart, now}
+	ts := "?"
+	if store.Dialect(s.db) == store.Postgres {
+		ts = "CAST(? AS timestamptz)"
+	}
+	until := "CASE WHEN " + n + " <= ? THEN NULL"
+	args = append(args, windowStart, freeFailures)
+	for k := freeFailures + 1; throttleDelay(k) < maxDelay; k++ {
+		until += " WHEN " + n + " = ? THEN " + ts
+		args = append(args, windowStart, k, now.Add(throttleDelay(k)))
+	}
+	until += " ELSE " + ts + " END"
+	args = append(args, now.Add(maxDelay), userID, now)
+	var counts []int
+	err := s.db.WithContext(ctx).Raw("UPDATE users SET failed_logins = "+n+", last_failed_at = ?, throttled_until = "+until+
+		" WHERE id = ? AND (throttled_until IS NULL OR throttled_until <= ?) RETURNING failed_logins", args...).Scan(&counts).Error
+	if err != nil {
+		return false, fmt.Errorf("count login attempt: %w", err)
+	}
+	if len(counts) == 1 && counts[0] > freeFailures {
+		s.opt.Metrics.LoginThrottled()
+	}
+	return len(counts) == 1, nil
 }
 
 // throttleDelay is the wait imposed after the n-th consecutive failure.

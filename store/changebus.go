@@ -177,7 +177,7 @@ func payloads(keys []string) []string {
 // one (false: ctx carries no open transaction, fn was not registered).
 func AfterCommit(ctx context.Context, fn func()) bool {
 	tx, ok := ctx.Value(txKey{}).(*Tx)
-	if !ok {
+	if !ok || tx == nil { // nil: store.Outside hid the transaction
 		return false
 	}
 	tx.mu.Lock()

@@ -101,6 +101,7 @@ func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 func openDB(cfg config.Config, log zerolog.Logger) (*gorm.DB, error) {
 	db, err := store.Open(cfg.DB, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.DBStatementTimeout,
 		Logger: &store.Logger{Base: log, SlowThreshold: 500 * time.Millisecond},
 	})
 	if err != nil {
@@ -210,6 +211,11 @@ func serveMetrics(ln net.Listener, a *app.App, log zerolog.Logger) *http.Server 
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
 // in-flight requests finish within timeout.
 func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, log zerolog.Logger) error {
+	// Every request's context derives from base, which is cancelled when the shutdown deadline passes:
+	// a runaway query is then cancelled rather than waited for.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -221,6 +227,9 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout t
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		cancelBase()
+		_ = srv.Close()
+		log.Warn().Err(err).Dur("timeout", timeout).Msg("shutdown deadline passed: in-flight requests cancelled")
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("stopped")
