@@ -22,6 +22,7 @@ import (
 	"behalf/resolvers"
 	"behalf/security"
 	"behalf/servicetoken"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/trace"
@@ -60,7 +61,8 @@ func SecurityOptions(cfg config.Config) security.Options {
 	return security.Options{
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
-		LastSeenInterval: cfg.LastSeenInterval,
+		LastSeenInterval: cfg.LastSeenInterval, IdentityCacheSize: cfg.IdentityCacheSize,
+		LoginIPFailures: cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
 	}
 }
 
@@ -93,10 +95,14 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 			log.Error().Err(err).Msg("gorm tracing plugin not installed")
 		}
 	}
+	// The change bus tells the identity cache (and other replicas) what changed; see Background.
+	if _, err := store.InstallBus(db); err != nil {
+		log.Error().Err(err).Msg("no change bus: every request reads its identity from the database")
+	}
 	a.Audit = audit.New(db, clk, audit.Signing{
 		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
 	})
-	hasher := security.NewHasherWithMetrics(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashWait, a.Metrics)
+	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
 	a.Directory = directory.New(db, clk)
 	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.
@@ -104,8 +110,12 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	secOpts.Metrics = a.Metrics
 	a.Security = security.New(db, clk, hasher, secOpts, policy.Guard)
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
-	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
-		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
+	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
+	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
+	if cfg.TestCardGateway {
+		gateways = append(gateways, commerce.TestCardGateway{})
+	}
+	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes}, gateways...)
 	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))
 	if err != nil {
 		panic(fmt.Sprintf("integrations: %v", err)) // the settings were validated by config.Load
@@ -130,9 +140,19 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 }
 
 // Sweep deletes what has outlived its use: idempotency keys past their lifetime (tickets are swept
-// as new ones are issued). It returns how many rows went.
+// as new ones are issued). It returns how many rows went. With several replicas on one database only
+// one sweeps at a time: the others find the advisory lock taken and skip this round.
 func (a *App) Sweep(ctx context.Context) (int64, error) {
-	return a.Commerce.PurgeIdempotencyKeys(ctx)
+	var n int64
+	err := store.RunInTx(ctx, a.DB, func(ctx context.Context) error {
+		ok, err := store.TryXactLock(ctx, a.DB, store.LockSweep)
+		if err != nil || !ok {
+			return err
+		}
+		n, err = a.Commerce.PurgeIdempotencyKeys(ctx)
+		return err
+	})
+	return n, err
 }
 
 // RunSweeper calls Sweep every interval until ctx ends, logging what it removed.

@@ -72,6 +72,9 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.RequestID == "" {
 		ev.RequestID = m.RequestID
 	}
+	if ev.ClientRequestID == "" {
+		ev.ClientRequestID = m.ClientRequestID
+	}
 	if ev.IP == "" {
 		ev.IP = m.IP
 	}

@@ -276,3 +276,63 @@ func TestExportVerifies(t *testing.T) {
 		t.Fatalf("tampered export: %+v %v", res, err)
 	}
 }
+
+// TestCheckpointsEveryNEventsAndTick: the signer signs after every N events and on each tick, and
+// does not sign a head twice.
+func TestCheckpointsEveryNEventsAndTick(t *testing.T) {
+	t.Parallel()
+	db := dbtest.SQLite(t)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := make(chan *audit.Checkpoint)
+	svc := audit.New(db, clock.Real{}, audit.Signing{Key: key, EveryN: 3, Signed: func(cp *audit.Checkpoint) { signed <- cp }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tick := make(chan time.Time)
+	go svc.RunCheckpoints(ctx, tick)
+	record(t, svc, 3) // the third event wakes the signer
+	if cp := <-signed; cp == nil || cp.Seq != 3 {
+		t.Fatalf("after 3 events: %+v", cp)
+	}
+	record(t, svc, 1)
+	tick <- time.Now()
+	if cp := <-signed; cp == nil || cp.Seq != 4 {
+		t.Fatalf("after a tick: %+v", cp)
+	}
+	tick <- time.Now()
+	if cp := <-signed; cp == nil || cp.Seq != 4 {
+		t.Fatalf("idle tick: %+v", cp)
+	}
+	var n int64
+	dbtest.Must(t, db.Model(&audit.Checkpoint{}).Count(&n))
+	if n != 2 {
+		t.Fatalf("%d checkpoints stored, want 2", n)
+	}
+	latest, err := svc.LatestCheckpoint(context.Background())
+	if err != nil || latest.Seq != 4 || audit.VerifyCheckpoint(latest, key.Public().(ed25519.PublicKey)) != nil {
+		t.Fatalf("latest %+v %v", latest, err)
+	}
+}
+
+// TestLoadKeyGeneratesOnce: the key file is generated once (mode 0600) and read back the same.
+func TestLoadKeyGeneratesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "behalf-audit.key")
+	if _, err := audit.LoadKey(path, false); err == nil {
+		t.Fatal("a missing key file was accepted without create")
+	}
+	k1, err := audit.LoadKey(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v %v", st.Mode(), err)
+	}
+	k2, err := audit.LoadKey(path, true)
+	if err != nil || !k1.Equal(k2) {
+		t.Fatalf("reloaded key differs: %v", err)
+	}
+}

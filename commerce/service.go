@@ -103,3 +103,10 @@ func validKey(key string) error {
 	}
 	return nil
 }
+
+// Accepts reports whether a gateway for the payment method is configured (the test card gateway is
+// left out in production unless BEHALF_TEST_CARD_GATEWAY=true).
+func (s *Service) Accepts(method model.PaymentMethod) bool {
+	_, ok := s.gateways[method]
+	return ok
+}

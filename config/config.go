@@ -30,6 +30,9 @@ type Config struct {
 	OnBehalfTicketTTL   time.Duration
 	OnBehalfConsent     string
 	LastSeenInterval    time.Duration
+	IdentityCacheSize   int
+	ChangeHeartbeat     time.Duration
+	ListenDB            string
 	MaxConcurrentHashes int
 	HashWait            time.Duration
 	DBMaxOpenConns      int
@@ -64,6 +67,7 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	TrustedProxies     []netip.Prefix
 	TestCardGateway    bool
+	HashQueue          int
 	// Integrations (webhooks and e-mail through the outbox).
 	SMTPURL              string
 	SMTPFrom             string
@@ -161,8 +165,18 @@ var Settings = []Setting{
 	{"onbehalf-idle", "BEHALF_ONBEHALF_IDLE", "15m", "idle timeout of a login-on-behalf session", dur(func(c *Config) *time.Duration { return &c.OnBehalfIdle }, time.Minute, 24*time.Hour)},
 	{"onbehalf-ticket-ttl", "BEHALF_ONBEHALF_TICKET_TTL", "2m", "lifetime of a login-on-behalf ticket (at most 10m)", dur(func(c *Config) *time.Duration { return &c.OnBehalfTicketTTL }, 10*time.Second, 10*time.Minute)},
 	{"onbehalf-consent", "BEHALF_ONBEHALF_CONSENT", "opt-out", "opt-out (allowed unless the customer refuses) or opt-in", oneOf(func(c *Config) *string { return &c.OnBehalfConsent }, "opt-out", "opt-in")},
-	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often a busy session's last-seen stamp is written", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
-	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(2 * runtime.NumCPU()), "password hashes computed at once; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often the last-seen and last-used stamps of busy sessions and API keys are written (one statement per interval)", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
+	{"identity-cache-size", "BEHALF_IDENTITY_CACHE_SIZE", "10000", "credentials whose identity is kept in memory (0: read the database on every request)", integer(func(c *Config) *int { return &c.IdentityCacheSize }, 0)},
+	{"change-heartbeat", "BEHALF_CHANGE_HEARTBEAT", "1s", "PostgreSQL: how often the change listener checks its connection; silent for two, the identity cache is bypassed", dur(func(c *Config) *time.Duration { return &c.ChangeHeartbeat }, 10*time.Millisecond, time.Minute)},
+	{"listen-db", "BEHALF_LISTEN_DB", "", "PostgreSQL: DSN of a direct connection for the change listener (default: the --db DSN); set it when --db goes through PgBouncer in transaction mode", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return fmt.Errorf("must be a postgres:// URL")
+		}
+		c.ListenDB = v
+		return nil
+	}},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once (one per core); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(2 * runtime.NumCPU()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with Retry-After", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
 	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},

@@ -80,6 +80,7 @@ func auditDirective(db *gorm.DB, auditor *audit.Service, m *metrics.Metrics, eve
 			return err
 		}); ferr != nil {
 			zerolog.Ctx(ctx).Error().Err(ferr).Str("action", ev.Action).Msg("record failed mutation")
+			store.CountLostBookkeeping()
 		} else if emitted {
 			events.Wake()
 		}

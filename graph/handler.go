@@ -49,7 +49,7 @@ type Deps struct {
 func NewHandler(d Deps) http.Handler {
 	exec := NewExecutor(d)
 	mux := http.NewServeMux()
-	gql := limitBody(d.Config.MaxBodyBytes, LimitsFrom(d.Config), requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec))))
+	gql := codedTransportErrors(withStatusHints(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, LimitsFrom(d.Config), requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec))))))
 	mux.Handle("/graphql", gql)
 	gi := graphiql.Handler("behalf GraphiQL", "/graphql")
 	mux.Handle("/graphiql", gi)
@@ -86,7 +86,7 @@ func NewHandler(d Deps) http.Handler {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	h = withRequestContext(d.Log, d.Loaders, d.Metrics, h)
+	h = clientAddress(d.Config.TrustedProxies, withRequestContext(d.Log, d.Loaders, d.Metrics, h))
 	if d.Tracer != nil {
 		h = otelhttp.NewHandler(h, "behalf", otelhttp.WithTracerProvider(d.Tracer),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r.URL.Path) }))

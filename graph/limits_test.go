@@ -13,6 +13,7 @@ import (
 
 	"behalf/config"
 	"behalf/graph"
+	"behalf/graph/querylimit"
 	"behalf/internal/apptest"
 	"behalf/internal/dbtest"
 	"behalf/store"
@@ -160,7 +161,7 @@ func TestQueryLimitsAcceptOrdinaryDocuments(t *testing.T) {
 
 func TestQueryLimitsRefuseEachKind(t *testing.T) {
 	t.Parallel()
-	l := graph.QueryLimits{MaxTokens: 200, MaxDepth: 3, MaxWidth: 3, MaxFields: 8, MaxFragments: 2, MaxDirectives: 2}
+	l := querylimit.Limits{MaxTokens: 200, MaxDepth: 3, MaxWidth: 3, MaxFields: 8, MaxFragments: 2, MaxDirectives: 2}
 	for q, code := range map[string]string{
 		`{ a { b { c { d } } } }`: "QUERY_TOO_DEEP",
 		`{ ...A } fragment A on Q { a { ...B } } fragment B on Q { b { c { d } } }`: "QUERY_TOO_DEEP",

@@ -122,21 +122,28 @@ func routeOf(path string) string {
 func withRequestContext(log zerolog.Logger, f loaders.Fetchers, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := r.Header.Get("X-Request-Id")
-		if !requestIDSafe(rid) {
-			rid = newRequestID()
+		// The server's own id names the request everywhere (logs, audit, errors); a client's
+		// X-Request-Id is kept apart, sanitized, so it can correlate but never impersonate an id.
+		rid := newRequestID()
+		clientRID := r.Header.Get("X-Request-Id")
+		if !requestIDSafe(clientRID) {
+			clientRID = ""
 		}
 		w.Header().Set("X-Request-Id", rid)
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		l := log.With().Str("request_id", rid).Logger()
+		lc := log.With().Str("request_id", rid)
+		if clientRID != "" {
+			lc = lc.Str("client_request_id", clientRID)
+		}
+		l := lc.Logger()
 		rl := &requestLog{}
 		annotateSpan(r.Context(), attrRequestID.String(rid))
 		ctx := l.WithContext(r.Context())
 		ctx = context.WithValue(ctx, requestLogKey{}, rl)
-		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, IP: ip, UserAgent: r.UserAgent()})
+		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, ClientRequestID: clientRID, IP: ip, UserAgent: r.UserAgent()})
 		if f.Users != nil {
 			ctx = loaders.With(ctx, loaders.New(f))
 		}

@@ -11,6 +11,7 @@ import (
 	"behalf/integrations"
 	"behalf/internal/apptest"
 	"behalf/internal/dbtest"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/security"
 	"behalf/store"
@@ -97,6 +98,10 @@ func TestDeadLetterAndRetry(t *testing.T) {
 		dead := f.deliveries(t, ptr(integrations.StatusDead))
 		if len(dead) != 1 || dead[0].Attempts != 2 || !strings.Contains(dead[0].LastError, "500") {
 			t.Fatalf("dead letters: %+v", dead)
+		}
+		// The metrics see the dead letter (read at scrape time).
+		if v, err := metrics.Read(f.env.App.Metrics.Gatherer(), "behalf_outbox_dead_letters", nil); err != nil || v != 1 {
+			t.Errorf("behalf_outbox_dead_letters = %v (%v), want 1", v, err)
 		}
 		f.env.Clock.Advance(24 * time.Hour)
 		if n := deliverAll(t, f.svc); n != 0 {

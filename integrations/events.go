@@ -113,7 +113,10 @@ func eventData(typ string, ev *model.AuditEvent, result any) (data map[string]an
 		var args struct {
 			ID string `json:"id"`
 		}
-		_ = json.Unmarshal([]byte(ev.Arguments), &args) // arguments are the directive's own JSON
+		// The arguments are the directive's own JSON; without them the event still names the actor.
+		if err := json.Unmarshal([]byte(ev.Arguments), &args); err != nil {
+			args.ID = ""
+		}
 		data["revokedSessionId"], data["all"] = args.ID, false
 	}
 	return data, dedup, true

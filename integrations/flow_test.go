@@ -244,5 +244,15 @@ func TestOnBehalfFlowTellsReceiverAndCustomer(t *testing.T) {
 		if n := len(mb.messages()); n != 1 {
 			t.Errorf("%d e-mails after opting out, want still 1", n)
 		}
+
+		// An administrator revokes the customer's session: session.revoked names it.
+		var sess struct{ Session struct{ ID string } }
+		env.MustDo(custTok, `{ session { id } }`, nil, &sess)
+		env.MustDo(adminTok, `mutation($id:ID!){ revokeSession(id:$id) }`, map[string]any{"id": sess.Session.ID}, nil)
+		deliverAll(t, svc)
+		if got, _ = rcv.snapshot(); len(got) != 7 || got[6].Type != "session.revoked" ||
+			got[6].Data["revokedSessionId"] != sess.Session.ID || got[6].Data["subjectId"] != customer.ID || got[6].Data["all"] != false {
+			t.Fatalf("session.revoked: %+v", got[len(got)-1])
+		}
 	})
 }

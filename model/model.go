@@ -145,6 +145,8 @@ type AuditEvent struct {
 	IP           string
 	UserAgent    string
 	RequestID    string
+	// ClientRequestID is the X-Request-Id the client sent (sanitized); RequestID is the server's own.
+	ClientRequestID string
 	// Seq is the event's position in the hash chain (1, 2, …, no gaps).
 	Seq int64
 	// PrevHash is the hash of the event before (audit.GenesisHash for the first).

@@ -53,18 +53,19 @@ func TestScopedSession(t *testing.T) {
 		if admin.Me.ID != w.admin.ID || admin.Session.OnBehalf || admin.Session.Operator != nil || admin.Session.ID != w.adminSession {
 			t.Errorf("admin's own session %+v", admin)
 		}
-		// The customer sees it among their sessions, with the operator.
+		// The customer sees it among their sessions, with the operator's display name (not their account).
 		var mine struct {
 			MySessions []struct {
-				ID       string
-				OnBehalf bool
-				Operator *struct{ Login string }
+				ID           string
+				OnBehalf     bool
+				Operator     *struct{ Login string }
+				OperatorName *string
 			}
 		}
-		w.env.MustDo(w.customerTok, `{ mySessions { id onBehalf operator { login } } }`, nil, &mine)
+		w.env.MustDo(w.customerTok, `{ mySessions { id onBehalf operator { login } operatorName } }`, nil, &mine)
 		found := false
 		for _, m := range mine.MySessions {
-			found = found || (m.ID == s.Session.ID && m.OnBehalf && m.Operator != nil && m.Operator.Login == w.admin.Login)
+			found = found || (m.ID == s.Session.ID && m.OnBehalf && m.Operator == nil && deref(m.OperatorName) == w.admin.Login)
 		}
 		if !found {
 			t.Errorf("mySessions of the customer: %+v", mine.MySessions)

@@ -144,7 +144,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 }
 
 // TestLockingRevokesSessions: an administrator's updateUser(locked:true) ends every session the user
-// holds or operates, at the next request; their API keys stop working while they are locked.
+// holds or operates, at the next request, and revokes their API keys; unlocking revives none of them.
 func TestLockingRevokesSessions(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
@@ -173,10 +173,10 @@ func TestLockingRevokesSessions(t *testing.T) {
 		if !alive(t, env, custTok) {
 			t.Error("the customer's own session died")
 		}
-		// Unlocking does not bring sessions back; keys were only suspended.
+		// Unlocking brings back neither sessions nor API keys: locking revoked them.
 		env.MustDo(adminTok, lock, map[string]any{"id": staff.ID, "l": false}, nil)
-		if alive(t, env, staffTok) || !alive(t, env, key) {
-			t.Error("after unlocking: sessions must stay revoked, keys work again")
+		if alive(t, env, staffTok) || alive(t, env, key) {
+			t.Error("after unlocking: sessions and API keys must stay revoked")
 		}
 	})
 }

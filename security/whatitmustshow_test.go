@@ -42,7 +42,7 @@ func TestSessionsAndAPIKeysWhatItMustShow(t *testing.T) {
 			t.Fatalf("scoped session acts as %q", cart.Me.Login)
 		}
 		seen := find(mySessions(t, env, laptop), ob.ID)
-		if seen == nil || !seen.OnBehalf || seen.Operator == nil || seen.Operator.Login != "sally.support" ||
+		if seen == nil || !seen.OnBehalf || seen.Operator != nil || seen.OperatorName == nil || *seen.OperatorName != "sally.support" ||
 			seen.Reason == nil || *seen.Reason != "customer called about order 1042" {
 			t.Fatalf("customer's view of the agent's session: %+v", seen)
 		}

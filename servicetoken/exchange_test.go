@@ -220,3 +220,29 @@ func TestTokenExchangeRefusals(t *testing.T) {
 		t.Errorf("GET /oauth/token: %d, want 405", w.Code)
 	}
 }
+
+// TestServiceKeysAreTheSameOnEveryReplica runs two servers on one database: a token one of them issues
+// verifies against the JWKS the other publishes, and both publish the same set.
+func TestServiceKeysAreTheSameOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		aud := func(c *config.Config) { c.ServiceAudiences = []string{audience} }
+		a, b := apptest.New(t, db, aud), apptest.New(t, db, aud)
+		srvB := httptest.NewServer(b.App.Handler)
+		defer srvB.Close()
+		_, tok := a.UserWithToken("sue.support", security.RoleSupport)
+		token := mustExchange(t, a, tok)
+		verifier{t: t, url: srvB.URL, env: b}.mustVerify(token)
+		setA, err := a.App.ServiceTokens.JWKS(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		setB, err := b.App.ServiceTokens.JWKS(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(setA.Keys) != 1 || len(setB.Keys) != 1 || setA.Keys[0].KeyID != setB.Keys[0].KeyID {
+			t.Errorf("replicas publish %d and %d keys, want the same one", len(setA.Keys), len(setB.Keys))
+		}
+	})
+}

@@ -108,6 +108,7 @@ func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 func openDB(cfg config.Config, log zerolog.Logger) (*gorm.DB, error) {
 	db, err := store.Open(cfg.DB, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.DBStatementTimeout,
 		Logger: &store.Logger{Base: log, SlowThreshold: 500 * time.Millisecond},
 	})
 	if err != nil {
@@ -164,7 +165,9 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	} else if n > 0 {
 		log.Info().Int("events", n).Msg("chained audit events recorded before the hash chain")
 	}
-	go a.Audit.RunCheckpoints(log.WithContext(ctx))
+	tick, stopTick := a.Audit.CheckpointTicker()
+	defer stopTick()
+	go a.Audit.RunCheckpoints(log.WithContext(ctx), tick)
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory, a.Commerce)
@@ -177,7 +180,13 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		Addr: cfg.Addr, Handler: a.Handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
-	go a.RunSweeper(ctx, time.Hour)
+	// Background work stops after the server did (so the last requests' stamps are written).
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	waitBackground := a.Background(bgCtx)
+	defer func() {
+		stopBackground()
+		waitBackground()
+	}()
 	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -212,6 +221,11 @@ func serveMetrics(ln net.Listener, a *app.App, log zerolog.Logger) *http.Server 
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
 // in-flight requests finish within timeout.
 func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, log zerolog.Logger) error {
+	// Every request's context derives from base, which is cancelled when the shutdown deadline passes:
+	// a runaway query is then cancelled rather than waited for.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -223,6 +237,9 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout t
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		cancelBase()
+		_ = srv.Close()
+		log.Warn().Err(err).Dur("timeout", timeout).Msg("shutdown deadline passed: in-flight requests cancelled")
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("stopped")

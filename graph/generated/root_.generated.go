@@ -71,6 +71,7 @@ type ComplexityRoot struct {
 		Action       func(childComplexity int) int
 		Actor        func(childComplexity int) int
 		ActorLogin   func(childComplexity int) int
+		ActorName    func(childComplexity int) int
 		Arguments    func(childComplexity int) int
 		At           func(childComplexity int) int
 		ErrorCode    func(childComplexity int) int
@@ -322,17 +323,18 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		CreatedAt  func(childComplexity int) int
-		Current    func(childComplexity int) int
-		ExpiresAt  func(childComplexity int) int
-		ID         func(childComplexity int) int
-		IP         func(childComplexity int) int
-		LastSeenAt func(childComplexity int) int
-		OnBehalf   func(childComplexity int) int
-		Operator   func(childComplexity int) int
-		Reason     func(childComplexity int) int
-		User       func(childComplexity int) int
-		UserAgent  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Current      func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		IP           func(childComplexity int) int
+		LastSeenAt   func(childComplexity int) int
+		OnBehalf     func(childComplexity int) int
+		Operator     func(childComplexity int) int
+		OperatorName func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		User         func(childComplexity int) int
+		UserAgent    func(childComplexity int) int
 	}
 
 	User struct {
@@ -515,6 +517,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.ActorLogin(childComplexity), true
+	case "AuditEvent.actorName":
+		if e.ComplexityRoot.AuditEvent.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.ActorName(childComplexity), true
 	case "AuditEvent.arguments":
 		if e.ComplexityRoot.AuditEvent.Arguments == nil {
 			break
@@ -1816,6 +1824,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.Operator(childComplexity), true
+	case "Session.operatorName":
+		if e.ComplexityRoot.Session.OperatorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.OperatorName(childComplexity), true
 	case "Session.reason":
 		if e.ComplexityRoot.Session.Reason == nil {
 			break
@@ -2253,8 +2267,14 @@ type AuditEvent {
   at: Time!
   "What happened, ` + "`" + `<area>.<verb>` + "`" + ` (e.g. ` + "`" + `cart.add` + "`" + `, ` + "`" + `onbehalf.started` + "`" + `)."
   action: String!
-  "Who really acted (the staff member in a login-on-behalf session); null when anonymous."
+  """
+  Who really acted (the staff member in a login-on-behalf session); null when anonymous. Another user's
+  account (e-mail, roles, permissions) is shown only to holders of ` + "`" + `security:read` + "`" + `; to others, such as
+  the customer reading ` + "`" + `myOnBehalfActivity` + "`" + `, it is null: see ` + "`" + `actorName` + "`" + `.
+  """
   actor: User
+  "The display name of who really acted (their contact's full name, else their login); null when anonymous."
+  actorName: String
   "Login of who really acted, kept even if the user is later renamed."
   actorLogin: String!
   "Whose account it concerned (the customer in a login-on-behalf session)."
@@ -2735,7 +2755,7 @@ type WebhookEndpoint {
   url: String!
   "The event types it receives: ` + "`" + `onbehalf.started` + "`" + `, ` + "`" + `onbehalf.ended` + "`" + `, ` + "`" + `onbehalf.denied` + "`" + `, ` + "`" + `order.placed` + "`" + `, ` + "`" + `order.paid` + "`" + `, ` + "`" + `session.revoked` + "`" + `."
   events: [String!]!
-  "Whether it receives events now (inactive endpoints keep their queue until reactivated)."
+  "Whether it receives events now (an inactive endpoint gets no new events; what was queued waits until it is active again)."
   active: Boolean!
   "What it is for."
   description: String!
@@ -2935,8 +2955,14 @@ type Session {
   id: ID!
   "Whose account the session acts in (in a login-on-behalf session: the customer)."
   user: User!
-  "The staff member really acting, in a login-on-behalf session; null in an ordinary session."
+  """
+  The staff member really acting, in a login-on-behalf session; null in an ordinary session. Their
+  account (e-mail, roles, permissions) is shown only to themself and to holders of ` + "`" + `security:read` + "`" + `; to
+  others, such as the customer in whose account they act, it is null: see ` + "`" + `operatorName` + "`" + `.
+  """
   operator: User
+  "The display name of the staff member acting in a login-on-behalf session (their contact's full name, else their login); null in an ordinary session. What the customer sees of the operator."
+  operatorName: String
   "Whether this is a login-on-behalf session (the storefront shows its banner)."
   onBehalf: Boolean!
   "When it started."
@@ -3132,6 +3158,8 @@ func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field gr
 		return ec.fieldContext_AuditEvent_action(ctx, field)
 	case "actor":
 		return ec.fieldContext_AuditEvent_actor(ctx, field)
+	case "actorName":
+		return ec.fieldContext_AuditEvent_actorName(ctx, field)
 	case "actorLogin":
 		return ec.fieldContext_AuditEvent_actorLogin(ctx, field)
 	case "subject":
@@ -3528,6 +3556,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_user(ctx, field)
 	case "operator":
 		return ec.fieldContext_Session_operator(ctx, field)
+	case "operatorName":
+		return ec.fieldContext_Session_operatorName(ctx, field)
 	case "onBehalf":
 		return ec.fieldContext_Session_onBehalf(ctx, field)
 	case "createdAt":

@@ -21,6 +21,7 @@ import (
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -269,6 +270,26 @@ func (e *Env) EventsWithAction(action string) []model.AuditEvent {
 		}
 	}
 	return out
+}
+
+// StartBackground runs the server's background work (on PostgreSQL the change listener, which the
+// identity cache needs to be trusted) until the test ends, and waits until the cache is trusted.
+func (e *Env) StartBackground() {
+	e.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := e.App.Background(ctx)
+	e.T.Cleanup(func() {
+		cancel()
+		wait()
+	})
+	bus := store.BusOf(e.DB)
+	deadline := time.Now().Add(30 * time.Second)
+	for !bus.Trusted() {
+		if time.Now().After(deadline) {
+			e.T.Fatal("apptest: the change listener did not connect within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // OnBehalf runs the login-on-behalf flow: the operator (signed in with operatorToken, password
