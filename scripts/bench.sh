@@ -30,10 +30,12 @@ work=$(mktemp -d)
 behalf_pid=
 raw_pid=
 cleanup() {
-	[[ -n $behalf_pid ]] && kill "$behalf_pid" 2>/dev/null && wait "$behalf_pid" 2>/dev/null
-	[[ -n $raw_pid ]] && kill "$raw_pid" 2>/dev/null && wait "$raw_pid" 2>/dev/null
+	local rc=$?
+	[[ -n $behalf_pid ]] && kill "$behalf_pid" 2>/dev/null && { wait "$behalf_pid" 2>/dev/null || true; }
+	[[ -n $raw_pid ]] && kill "$raw_pid" 2>/dev/null && { wait "$raw_pid" 2>/dev/null || true; }
 	pg_stop
 	rm -rf "$work"
+	exit "$rc"
 }
 trap cleanup EXIT
 say() { echo "==> $*" >&2; }
