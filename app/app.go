@@ -52,7 +52,7 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
 	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
 	a.Directory = directory.New(db, clk)
-	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
+	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, URLTemplate: cfg.OnBehalfURLTemplate()})
 	// Every request of a login-on-behalf session re-checks the whole policy.
 	a.Security.Guard = a.OnBehalf.Policy.Guard
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},

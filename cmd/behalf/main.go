@@ -19,6 +19,7 @@ import (
 	"behalf/app"
 	"behalf/config"
 	"behalf/demo"
+	"behalf/graph"
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
@@ -35,6 +36,7 @@ Usage:
   behalf serve [--addr HOST:PORT] [--db DSN] [--demo] [other settings]
   behalf migrate [--db DSN]
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+  behalf schema                  prints the GraphQL SDL (also served at GET /graphql/schema.graphql)
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -60,6 +62,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "schema":
+		if len(args) > 0 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		fmt.Fprint(stdout, graph.SDL())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -129,7 +137,8 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Msg("behalf serving")
+	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Str("console", "/console/").Msg("behalf serving")
+	printURLs(stdout, cfg)
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
 }
 
@@ -151,6 +160,14 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout t
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// printURLs tells a newcomer where to click: the admin console, the storefront and GraphiQL.
+func printURLs(w io.Writer, cfg config.Config) {
+	base := cfg.PublicBaseURL()
+	fmt.Fprintf(w, "Admin console: %s/console/   (sign in as support or admin)\n", base)
+	fmt.Fprintf(w, "Storefront:    %s/storefront/   (sign in as a customer)\n", base)
+	fmt.Fprintf(w, "GraphiQL:      %s/graphiql   schema: %s/graphql/schema.graphql\n", base, base)
 }
 
 func printLogins(w io.Writer, logins []demo.Login) {
