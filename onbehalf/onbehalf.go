@@ -31,8 +31,8 @@ const MaxReasonLength = 500
 
 // Options configure the service.
 type Options struct {
-	TicketTTL     time.Duration // BEHALF_ONBEHALF_TICKET_TTL
-	URLTemplate   string        // the ticket link with {userId} and {ticket} (config.OnBehalfURLTemplate)
+	TicketTTL   time.Duration // BEHALF_ONBEHALF_TICKET_TTL
+	URLTemplate string        // the ticket link with {userId} and {ticket} (config.OnBehalfURLTemplate)
 }
 
 // Service runs login on behalf.

@@ -41,7 +41,7 @@ func Handler() http.Handler {
 			http.Redirect(w, r, "/"+app+"/", http.StatusMovedPermanently)
 			return
 		}
-		name := path.Join(app, path.Clean("/" + rest))
+		name := path.Join(app, path.Clean("/"+rest))
 		if strings.HasPrefix(rest, "shared/") {
 			name = path.Clean("/" + rest)[1:]
 		}

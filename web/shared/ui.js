@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the console and the storefront. Text always goes in as text nodes
-// (never innerHTML), so data from the API cannot inject markup.
+// (never parsed as HTML), so data from the API cannot inject markup.
 
 /** h('tag.class#id', {attrs, on: {event: fn}}, ...children) builds an element. */
 export function h(spec, attrs, ...children) {
