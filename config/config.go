@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -42,6 +43,22 @@ type Config struct {
 	LogFormat           string
 	ShutdownTimeout     time.Duration
 	UploadMaxBytes      int64
+
+	// Abuse and fault limits (issue 12).
+	MaxBodyBytes       int64
+	QueryMaxTokens     int
+	QueryMaxDepth      int
+	QueryMaxWidth      int
+	QueryMaxFields     int
+	QueryMaxFragments  int
+	QueryMaxDirectives int
+	RequestTimeout     time.Duration
+	DBAcquireTimeout   time.Duration
+	DBStatementTimeout time.Duration
+	LoginIPFailures    int
+	LoginIPWindow      time.Duration
+	TrustedProxies     []netip.Prefix
+	TestCardGateway    bool
 }
 
 // DefaultDB is the embedded database used when no DSN is given.
@@ -172,6 +189,55 @@ var Settings = []Setting{
 			return fmt.Errorf("must be a number of bytes ≥ 1024")
 		}
 		c.UploadMaxBytes = n
+		return nil
+	}},
+	{"max-body-bytes", "BEHALF_MAX_BODY_BYTES", "1048576", "largest JSON request body (multipart bodies: the upload limit); beyond, 413 QUERY_TOO_LARGE", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("must be a number of bytes ≥ 1024")
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+	{"query-max-tokens", "BEHALF_QUERY_MAX_TOKENS", "10000", "most lexical tokens in a query document; beyond, QUERY_TOO_LARGE", integer(func(c *Config) *int { return &c.QueryMaxTokens }, 100)},
+	{"query-max-depth", "BEHALF_QUERY_MAX_DEPTH", "15", "deepest field nesting, through fragments; beyond, QUERY_TOO_DEEP", integer(func(c *Config) *int { return &c.QueryMaxDepth }, 2)},
+	{"query-max-width", "BEHALF_QUERY_MAX_WIDTH", "100", "most fields, aliases and spreads in one selection set; beyond, QUERY_TOO_WIDE", integer(func(c *Config) *int { return &c.QueryMaxWidth }, 10)},
+	{"query-max-fields", "BEHALF_QUERY_MAX_FIELDS", "1000", "most fields in an operation with its fragments expanded; beyond, QUERY_TOO_WIDE", integer(func(c *Config) *int { return &c.QueryMaxFields }, 10)},
+	{"query-max-fragments", "BEHALF_QUERY_MAX_FRAGMENTS", "50", "most fragment definitions in a document; beyond, QUERY_TOO_WIDE", integer(func(c *Config) *int { return &c.QueryMaxFragments }, 1)},
+	{"query-max-directives", "BEHALF_QUERY_MAX_DIRECTIVES", "50", "most directives in a document; beyond, QUERY_TOO_WIDE", integer(func(c *Config) *int { return &c.QueryMaxDirectives }, 1)},
+	{"request-timeout", "BEHALF_REQUEST_TIMEOUT", "15s", "deadline of one request (resolvers and SQL observe it); beyond, TIMEOUT", dur(func(c *Config) *time.Duration { return &c.RequestTimeout }, 100*time.Millisecond, 10*time.Minute)},
+	{"db-acquire-timeout", "BEHALF_DB_ACQUIRE_TIMEOUT", "3s", "how long a request waits for a pool connection; beyond, 503", dur(func(c *Config) *time.Duration { return &c.DBAcquireTimeout }, 10*time.Millisecond, time.Minute)},
+	{"db-statement-timeout", "BEHALF_DB_STATEMENT_TIMEOUT", "10s", "PostgreSQL statement_timeout of the server's connections", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout }, 10*time.Millisecond, 10*time.Minute)},
+	{"login-ip-failures", "BEHALF_LOGIN_IP_FAILURES", "100", "wrong passwords one client address may send per login-ip-window; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.LoginIPFailures }, 1)},
+	{"login-ip-window", "BEHALF_LOGIN_IP_WINDOW", "15m", "window of login-ip-failures", dur(func(c *Config) *time.Duration { return &c.LoginIPWindow }, time.Second, 24*time.Hour)},
+	{"trusted-proxies", "BEHALF_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / Forwarded name the client", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			pr, err := netip.ParsePrefix(p)
+			if err != nil {
+				a, aerr := netip.ParseAddr(p)
+				if aerr != nil {
+					return fmt.Errorf("%q is not a CIDR or address", p)
+				}
+				pr = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pr.Masked())
+		}
+		return nil
+	}},
+	{"test-card-gateway", "BEHALF_TEST_CARD_GATEWAY", "", "accept the test card gateway (default: on except in production)", func(c *Config, v string) error {
+		if v == "" {
+			c.TestCardGateway = !c.Production()
+			return nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		c.TestCardGateway = b
 		return nil
 	}},
 }

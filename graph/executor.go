@@ -31,8 +31,12 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](d.Config.QueryCacheSize))
+	queryCache := lru.New[*ast.QueryDocument](d.Config.QueryCacheSize)
+	srv.SetQueryCache(queryCache)
+	srv.SetParserTokenLimit(d.Config.QueryMaxTokens)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.Config.QueryCacheSize)})
+	// After the persisted-query lookup (which fills in the query), before gqlgen parses and validates.
+	srv.Use(queryLimitsExtension{limits: LimitsFrom(d.Config), cache: queryCache})
 	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
 	if !d.Config.Production() {
 		srv.Use(extension.Introspection{})

@@ -36,7 +36,7 @@ type Deps struct {
 func NewHandler(d Deps) http.Handler {
 	exec := NewExecutor(d)
 	mux := http.NewServeMux()
-	gql := requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec)))
+	gql := limitBody(d.Config.MaxBodyBytes, LimitsFrom(d.Config), requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec))))
 	mux.Handle("/graphql", gql)
 	gi := graphiql.Handler("behalf GraphiQL", "/graphql")
 	mux.Handle("/graphiql", gi)
