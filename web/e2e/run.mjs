@@ -8,7 +8,7 @@
 //
 // Without BEHALF_E2E_PG_URL the PostgreSQL test is skipped, which fails the run when CI is set.
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -87,6 +87,7 @@ function check(cond, message) {
 
 function shooter(test) {
   const dir = join(OUT, test);
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   let n = 0;
   return async (page, step) => {
@@ -197,7 +198,26 @@ tests.flow = async (browser) => {
   await shot(shop, 'storefront-banner');
   await shop.screenshot({ path: join(OUT, 'storefront-banner.png') });
 
+  // The console lists the live session with its on-behalf flag and operator.
+  await con.bringToFront();
+  await card.getByRole('button', { name: 'Sessions' }).click();
+  const sessionRow = card.locator('tbody tr').filter({ hasText: 'on behalf' });
+  await sessionRow.waitFor();
+  check((await sessionRow.textContent()).includes('support'), 'session row names the operator');
+  await shot(con, 'console-sessions');
+
+  // The customer, signed in on her own, sees the session in her account: who and why.
+  const anna = await newPerson(browser);
+  const own = await anna.newPage();
+  await shopSignIn(own, base, 'anna.schmidt', srv.logins['anna.schmidt']);
+  await own.getByRole('link', { name: 'My account' }).click();
+  const live = own.locator('tr[data-on-behalf="true"]');
+  await live.waitFor();
+  check((await live.textContent()).includes('support') && (await live.textContent()).includes('Ticket #4711'), 'My sessions names operator and reason');
+  await shot(own, 'customer-sees-live-session');
+
   // A product, then the sample file with one bad line.
+  await shop.bringToFront();
   await shop.getByLabel('Search products').fill('caliper');
   await shop.getByRole('button', { name: 'Search' }).click();
   const product = shop.locator('article[data-sku="TOL-CAL-150"]');
@@ -233,10 +253,9 @@ tests.flow = async (browser) => {
   await shop.getByRole('heading', { name: 'Sign in to the shop' }).waitFor();
   await shot(shop, 'ended-signed-out');
 
-  // The customer sees what was done for them.
-  const anna = await newPerson(browser);
-  const own = await anna.newPage();
-  await shopSignIn(own, base, 'anna.schmidt', srv.logins['anna.schmidt']);
+  // The customer sees what was done for them; the session is no longer live.
+  await own.bringToFront();
+  await own.getByRole('link', { name: 'Products' }).click();
   await own.getByRole('link', { name: 'My account' }).click();
   const activity = own.locator('#activity');
   await activity.locator('tr[data-action="onbehalf.started"]').first().waitFor();
@@ -246,6 +265,7 @@ tests.flow = async (browser) => {
     check((await row.textContent()).includes('support'), `${action} not stamped with support`);
   }
   check((await activity.locator('li.staff-order').first().textContent()).includes('placed by support'), 'order stamped with support');
+  check(await own.locator('tr[data-on-behalf="true"]').count() === 0, 'ended session still listed as live');
   await shot(own, 'customer-what-was-done');
 
   // Back in the console: the audit trail of that pair.
