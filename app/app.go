@@ -41,7 +41,7 @@ func SecurityOptions(cfg config.Config) security.Options {
 	return security.Options{
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
-		LastSeenInterval: cfg.LastSeenInterval, ConsentOptIn: cfg.OnBehalfConsent == "opt-in",
+		LastSeenInterval: cfg.LastSeenInterval,
 	}
 }
 
@@ -50,11 +50,11 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *A
 	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
 	a.Audit = audit.New(db, clk)
 	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
-	a.Security = security.New(db, clk, hasher, a.Audit, SecurityOptions(cfg))
 	a.Directory = directory.New(db, clk)
-	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, URLTemplate: cfg.OnBehalfURLTemplate()})
+	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.
-	a.Security.Guard = a.OnBehalf.Policy.Guard
+	a.Security = security.New(db, clk, hasher, SecurityOptions(cfg), policy.Guard)
+	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, URLTemplate: cfg.OnBehalfURLTemplate()})
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
 		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
 	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}

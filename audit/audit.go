@@ -56,23 +56,6 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	return store.Conn(ctx, s.db).Create(ev).Error
 }
 
-type draftKey struct{}
-
-// WithDraft returns a context carrying the event the current mutation will record, so domain code
-// can add what only it knows (the subject, a reason, the session it created).
-func WithDraft(ctx context.Context, ev *model.AuditEvent) context.Context {
-	return context.WithValue(ctx, draftKey{}, ev)
-}
-
-// Draft returns the event being prepared for the current mutation, or a throwaway one outside a
-// mutation, so callers never need a nil check.
-func Draft(ctx context.Context) *model.AuditEvent {
-	if ev, ok := ctx.Value(draftKey{}).(*model.AuditEvent); ok {
-		return ev
-	}
-	return &model.AuditEvent{}
-}
-
 // secretKeys are argument names whose values are never recorded.
 var secretKeys = map[string]bool{
 	"password": true, "currentpassword": true, "newpassword": true, "ticket": true, "token": true,

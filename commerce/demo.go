@@ -3,14 +3,9 @@ package commerce
 import (
 	"context"
 
-	"behalf/demo"
 	"behalf/model"
 	"behalf/store"
-
-	"gorm.io/gorm"
 )
-
-func init() { demo.Hooks = append(demo.Hooks, LoadDemoCatalog) }
 
 // demoProducts is a small B2B catalog (industrial and laboratory supplies), prices in EUR.
 var demoProducts = []CreateProductInput{
@@ -68,9 +63,9 @@ var demoProducts = []CreateProductInput{
 	{"ELE-LED-50W", "LED floodlight 50 W, 4000 K", "IP65, 5000 lm, with 1.5 m cable.", "26.90", "EUR", 70},
 }
 
-// LoadDemoCatalog adds the demo catalog (skipping skus that exist); it is a demo.Hooks entry.
-func LoadDemoCatalog(ctx context.Context, db *gorm.DB) error {
-	conn := store.Conn(ctx, db)
+// LoadDemoCatalog adds the demo catalog (skipping skus that exist); package demo calls it.
+func (s *Service) LoadDemoCatalog(ctx context.Context) error {
+	conn := store.Conn(ctx, s.db)
 	for _, in := range demoProducts {
 		p, err := newProduct(in)
 		if err != nil {

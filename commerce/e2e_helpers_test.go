@@ -8,5 +8,5 @@ import (
 )
 
 func demoLoad(env *apptest.Env) ([]demo.Login, error) {
-	return demo.Load(context.Background(), env.DB, env.App.Security, env.App.Directory)
+	return demo.Load(context.Background(), env.DB, env.App.Security, env.App.Directory, env.App.Commerce)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"behalf/apperr"
+	"behalf/commerce"
 	"behalf/directory"
 	"behalf/model"
 	"behalf/security"
@@ -22,13 +23,6 @@ import (
 type Login struct {
 	Login, Password, Role string
 }
-
-// Hook adds more demo data (the catalog, for example) after the directory; it runs in the same
-// transaction.
-type Hook func(ctx context.Context, db *gorm.DB) error
-
-// Hooks are run by Load after the directory is created.
-var Hooks []Hook
 
 type person struct{ first, last, org string }
 
@@ -51,7 +45,9 @@ func password() string {
 
 // Load creates the demo data unless the directory already has organizations; it returns the logins created
 // (empty when it did nothing), so the caller can print them once.
-func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *directory.Service) ([]Login, error) {
+// Each domain writes its own tables: directory the organizations and contacts, security the users,
+// commerce the catalog.
+func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *directory.Service, com *commerce.Service) ([]Login, error) {
 	var n int64
 	if err := db.WithContext(ctx).Model(&model.Organization{}).Count(&n).Error; err != nil {
 		return nil, err
@@ -61,12 +57,11 @@ func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *director
 	}
 	var out []Login
 	err := store.RunInTx(ctx, db, func(ctx context.Context) error {
-		conn := store.Conn(ctx, db)
 		orgs := map[string]*model.Organization{}
 		for _, name := range []string{"Acme Industrial Supply", "Northwind Laboratories"} {
-			o := &model.Organization{ID: model.NewID(), Name: name, SearchText: store.SearchText(name)}
-			if err := conn.Create(o).Error; err != nil {
-				return err
+			o, err := dir.CreateOrganizationUnchecked(ctx, name)
+			if err != nil {
+				return fmt.Errorf("demo organization %s: %w", name, err)
 			}
 			orgs[name] = o
 		}
@@ -87,13 +82,12 @@ func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *director
 		for i, p := range people {
 			domain := strings.ToLower(strings.Fields(p.org)[0]) + ".example"
 			email := strings.ToLower(asciiFold(p.first)+"."+asciiFold(strings.ReplaceAll(p.last, "'", ""))) + "@" + domain
-			c := &model.Contact{
-				ID: model.NewID(), FirstName: p.first, LastName: p.last, Email: email,
-				Phone: fmt.Sprintf("+1 555 01%02d", i), OrganizationID: &orgs[p.org].ID,
-			}
-			c.SearchText = store.SearchText(c.FirstName, c.LastName, c.Email)
-			if err := conn.Create(c).Error; err != nil {
-				return err
+			phone := fmt.Sprintf("+1 555 01%02d", i)
+			c, err := dir.CreateContactUnchecked(ctx, directory.CreateContactInput{
+				FirstName: p.first, LastName: p.last, Email: email, Phone: &phone, OrganizationID: &orgs[p.org].ID,
+			})
+			if err != nil {
+				return fmt.Errorf("demo contact %s %s: %w", p.first, p.last, err)
 			}
 			role := security.RoleCustomer
 			if i == 0 || i == 6 {
@@ -111,10 +105,8 @@ func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *director
 		if err := add("admin", "admin@behalf.example", security.RoleAdministrator, nil); err != nil {
 			return err
 		}
-		for _, h := range Hooks {
-			if err := h(ctx, db); err != nil {
-				return err
-			}
+		if err := com.LoadDemoCatalog(ctx); err != nil {
+			return fmt.Errorf("demo catalog: %w", err)
 		}
 		return nil
 	})

@@ -17,7 +17,7 @@ func TestDemoDataLoadsOnceAndLogsIn(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		ctx := context.Background()
-		logins, err := demo.Load(ctx, db, env.App.Security, env.App.Directory)
+		logins, err := demo.Load(ctx, db, env.App.Security, env.App.Directory, env.App.Commerce)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func TestDemoDataLoadsOnceAndLogsIn(t *testing.T) {
 				env.Login(l.Login, l.Password) // the printed password works
 			}
 		}
-		again, err := demo.Load(ctx, db, env.App.Security, env.App.Directory)
+		again, err := demo.Load(ctx, db, env.App.Security, env.App.Directory, env.App.Commerce)
 		if err != nil || len(again) != 0 {
 			t.Fatalf("second load: %v %v", again, err)
 		}

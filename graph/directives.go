@@ -11,90 +11,78 @@ import (
 	"behalf/store"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/rs/zerolog"
 	"gorm.io/gorm"
 )
 
-// failureActions names the event recorded when a mutation fails, where the contract gives it its own
-// name (a refused login is auth.login.failed, a refused login on behalf onbehalf.denied).
-var failureActions = map[string]string{
-	"auth.login":         "auth.login.failed",
-	"onbehalf.requested": "onbehalf.denied",
-	"onbehalf.started":   "onbehalf.denied",
-}
-
-// failureReasons renames a directive's refusal reason where the action's policy has its own code: a
-// login on behalf asked for or confirmed from inside a login-on-behalf session is the policy's NESTED.
-var failureReasons = map[string]map[string]string{
-	"onbehalf.requested": {ErrOnBehalfDenied.Reason: onbehalf.ReasonNested},
-	"onbehalf.started":   {ErrOnBehalfDenied.Reason: onbehalf.ReasonNested},
-}
-
-// auditDirective runs a mutation and its audit event in one transaction. On failure the transaction
-// rolls back (nothing half-written), then the after-rollback hooks and a FAILURE event are committed
-// on their own.
-func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
-	return func(ctx context.Context, obj any, next graphql.Resolver, action string) (any, error) {
-		fc := graphql.GetFieldContext(ctx)
-		ev := &model.AuditEvent{Action: action}
-		if fc != nil {
-			ev.Operation = fc.Field.Name
-			ev.Arguments = audit.RedactArgs(fc.Args)
+// auditDirective runs a mutation and its audit event in one transaction. The event starts from the
+// request's identity; the facts the resolver reported from its domain service (audit.Report) are
+// merged in. On failure the transaction rolls back (nothing half-written), then the after-rollback
+// hooks and a FAILURE event, named by the directive's `failure` action when it has one, are
+// committed on their own.
+func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
+	return func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
+		base := &model.AuditEvent{Action: action}
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			base.Operation = fc.Field.Name
+			base.Arguments = audit.RedactArgs(fc.Args)
 		}
-		security.StampEvent(ctx, ev)
-		ctx = audit.WithDraft(ctx, ev)
+		security.StampEvent(ctx, base)
+		ctx, facts := audit.Collect(ctx)
 		hooks := &store.Hooks{}
 		ctx = store.WithHooks(ctx, hooks)
 		var res any
 		err := store.RunInTx(ctx, db, func(ctx context.Context) error {
 			var err error
-			res, err = next(ctx)
-			if err != nil {
+			if res, err = next(ctx); err != nil {
 				return err
 			}
+			ev := *base
+			facts.Facts().Apply(&ev)
 			ev.Outcome = audit.Success
-			return auditor.Record(ctx, ev)
+			return auditor.Record(ctx, &ev)
 		})
 		if err == nil {
 			return res, nil
 		}
-		ev.ID, ev.Outcome, ev.ErrorCode = "", audit.Failure, string(apperr.CodeOf(err))
-		if fa, ok := failureActions[action]; ok {
-			ev.Action = fa
+		ev := *base
+		facts.Facts().Apply(&ev)
+		ev.Outcome, ev.ErrorCode = audit.Failure, string(apperr.CodeOf(err))
+		if failure != nil {
+			ev.Action = *failure
 		}
 		if e, ok := apperr.As(err); ok && e.Reason != "" {
 			ev.Reason = e.Reason
-			if r, ok := failureReasons[action][e.Reason]; ok {
-				ev.Reason = r
-			}
 		}
-		// Failure bookkeeping must not hide the original error; a failure here is logged by the caller's
-		// error presenter only through the returned err.
-		_ = store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
+		// Failure bookkeeping must not hide the original error: it is logged, and the client gets err.
+		if ferr := store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
 			if err := hooks.Run(ctx); err != nil {
 				return err
 			}
-			return auditor.Record(ctx, ev)
-		})
+			return auditor.Record(ctx, &ev)
+		}); ferr != nil {
+			zerolog.Ctx(ctx).Error().Err(ferr).Str("action", ev.Action).Msg("record failed mutation")
+		}
 		return nil, err
 	}
 }
 
-// ErrOnBehalfDenied is returned for fields marked @denyOnBehalf inside a login-on-behalf session.
-var ErrOnBehalfDenied = apperr.New(apperr.Forbidden, "not allowed in a login-on-behalf session").WithReason("ON_BEHALF")
-
-// ErrAPIKeyDenied is returned for fields marked @denyApiKey when the caller used an API key.
-var ErrAPIKeyDenied = apperr.New(apperr.Forbidden, "not allowed with an API key").WithReason("API_KEY")
-
-func denyOnBehalf(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
-	if security.FromContext(ctx).OnBehalf() {
-		return nil, ErrOnBehalfDenied
+// denyOnBehalf refuses a field marked @denyOnBehalf as the login-on-behalf policy says.
+func denyOnBehalf(p onbehalf.Policy) func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+	return func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+		if err := p.CheckFrom(security.FromContext(ctx), onbehalf.NotOnBehalf); err != nil {
+			return nil, err
+		}
+		return next(ctx)
 	}
-	return next(ctx)
 }
 
-func denyAPIKey(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
-	if id := security.FromContext(ctx); id != nil && id.APIKey != nil {
-		return nil, ErrAPIKeyDenied
+// denyAPIKey refuses a field marked @denyApiKey as the login-on-behalf policy says.
+func denyAPIKey(p onbehalf.Policy) func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+	return func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+		if err := p.CheckFrom(security.FromContext(ctx), onbehalf.NotAPIKey); err != nil {
+			return nil, err
+		}
+		return next(ctx)
 	}
-	return next(ctx)
 }

@@ -23,8 +23,8 @@ import (
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
 	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
-	cfg.Directives.DenyOnBehalf = denyOnBehalf
-	cfg.Directives.DenyApiKey = denyAPIKey
+	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
+	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})

@@ -45,9 +45,9 @@ type Service struct {
 	Policy Policy
 }
 
-// New returns the service.
-func New(db *gorm.DB, c clock.Clock, sec *security.Service, a *audit.Service, opt Options) *Service {
-	return &Service{db: db, clock: c, sec: sec, audit: a, opt: opt, Policy: Policy{sec: sec}}
+// New returns the service; p is the policy it enforces (the one the security service's guard asks).
+func New(db *gorm.DB, c clock.Clock, sec *security.Service, a *audit.Service, p Policy, opt Options) *Service {
+	return &Service{db: db, clock: c, sec: sec, audit: a, opt: opt, Policy: p}
 }
 
 // Ticket is a pending login on behalf. Only the ticket's SHA-256 is stored.
@@ -81,25 +81,31 @@ func (s *Service) CanLoginOnBehalf(ctx context.Context, target *model.User) bool
 }
 
 // RequestTicket issues a one-time ticket for the caller to act on behalf of the user targetID, after
-// the whole policy allowed it. The ticket is bound to the caller, their session and the target.
-func (s *Service) RequestTicket(ctx context.Context, targetID string, reason *string) (*Issued, error) {
+// the whole policy allowed it. The ticket is bound to the caller, their session and the target. The
+// audit facts carry the target as subject and the reason, also when the policy refuses.
+func (s *Service) RequestTicket(ctx context.Context, targetID string, reason *string) (*Issued, audit.Facts, error) {
 	caller, err := security.RequireUser(ctx)
 	if err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
 	why, err := validReason(reason)
 	if err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
 	target, err := s.user(ctx, targetID)
 	if err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	ev := audit.Draft(ctx)
-	ev.Reason = why
+	facts := audit.Facts{Reason: why}
 	if target != nil {
-		ev.SubjectID, ev.SubjectLogin = &target.ID, target.Login
+		facts.Subject = audit.UserParty(target)
 	}
+	is, err := s.issue(ctx, caller, target, why)
+	return is, facts, err
+}
+
+// issue checks the policy and stores a ticket.
+func (s *Service) issue(ctx context.Context, caller *security.Identity, target *model.User, why string) (*Issued, error) {
 	if err := s.Policy.Check(ctx, caller, target); err != nil {
 		return nil, err
 	}
@@ -116,10 +122,10 @@ func (s *Service) RequestTicket(ctx context.Context, targetID string, reason *st
 	db := store.Conn(ctx, s.db)
 	// Tickets are worthless once expired; sweep old ones so the table stays small.
 	if err := db.Where("expires_at < ?", now.Add(-time.Hour)).Delete(&Ticket{}).Error; err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sweep expired tickets: %w", err)
 	}
 	if err := db.Create(t).Error; err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store ticket: %w", err)
 	}
 	zerolog.Ctx(ctx).Info().Str("subject_id", target.ID).Str("ticket_id", t.ID).Msg("login on behalf requested")
 	return &Issued{
@@ -150,11 +156,17 @@ var errConfirm = apperr.New(apperr.Unauthenticated, "invalid or expired ticket, 
 
 // Confirm re-authenticates the staff member who asked for the ticket, consumes the ticket, checks the
 // policy again and opens the login-on-behalf session. It may be called anonymously (the storefront
-// window has no staff token): the audit event's actor and subject come from the ticket.
-func (s *Service) Confirm(ctx context.Context, secret, login, password string) (*security.AuthResult, error) {
+// window has no staff token): the audit facts' actor and subject come from the ticket, not from the
+// request.
+func (s *Service) Confirm(ctx context.Context, secret, login, password string) (*security.AuthResult, audit.Facts, error) {
+	facts := audit.Facts{Anonymous: true}
+	res, err := s.confirm(ctx, secret, login, password, &facts)
+	return res, facts, err
+}
+
+// confirm is Confirm; it fills facts as it learns who the ticket names.
+func (s *Service) confirm(ctx context.Context, secret, login, password string, facts *audit.Facts) (*security.AuthResult, error) {
 	now := s.clock.Now()
-	ev := audit.Draft(ctx)
-	ev.ActorID, ev.ActorLogin, ev.SubjectID, ev.SubjectLogin, ev.SessionID = nil, "", nil, "", nil
 	db := store.Conn(ctx, s.db)
 	var t Ticket
 	err := db.Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
@@ -173,23 +185,20 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 	if err != nil {
 		return nil, err
 	}
-	name := func() {
-		if operator != nil {
-			ev.ActorID, ev.ActorLogin = &operator.ID, operator.Login
-		}
-		if target != nil {
-			ev.SubjectID, ev.SubjectLogin = &target.ID, target.Login
-		}
-		ev.Reason = t.Reason
+	if operator != nil {
+		facts.Actor = audit.UserParty(operator)
 	}
-	name()
+	if target != nil {
+		facts.Subject = audit.UserParty(target)
+	}
+	facts.Reason = t.Reason
 	// Any failed attempt burns the ticket (after the rollback), so a leaked ticket is worth one guess.
 	store.AfterRollback(ctx, func(ctx context.Context) error {
 		return store.Conn(ctx, s.db).Model(&Ticket{}).Where("id = ? AND used_at IS NULL", t.ID).
 			Update("used_at", s.clock.Now()).Error
 	})
-	who, err := s.sec.CheckPassword(ctx, login, password)
-	name() // CheckPassword names the account signing in as the subject; this event is about the target.
+	// The event stays about the ticket's target, not the account signing in (CheckPassword's facts).
+	who, _, err := s.sec.CheckPassword(ctx, login, password)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Unauthenticated {
 			e, _ := apperr.As(err)
@@ -198,7 +207,7 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 		return nil, err
 	}
 	if operator == nil || who.ID != operator.ID {
-		ev.ActorID, ev.ActorLogin = &who.ID, who.Login
+		facts.Actor = audit.UserParty(who)
 		return nil, errConfirm.WithReason(ReasonWrongOperator)
 	}
 	// The one atomic step: of concurrent confirms, exactly one marks the ticket used.
@@ -231,7 +240,7 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 	if err := db.Model(&Ticket{}).Where("id = ?", t.ID).Update("session_id", out.Session.ID).Error; err != nil {
 		return nil, err
 	}
-	ev.SessionID, ev.OnBehalf = &out.Session.ID, true
+	facts.SessionID, facts.OnBehalf = &out.Session.ID, true
 	zerolog.Ctx(ctx).Info().Str("operator_id", operator.ID).Str("subject_id", target.ID).
 		Str("onbehalf_session_id", out.Session.ID).Msg("login on behalf started")
 	return out, nil
@@ -261,25 +270,10 @@ func (s *Service) SetConsent(ctx context.Context, allow bool) (*model.User, erro
 	if err != nil {
 		return nil, err
 	}
-	if id.OnBehalf() {
-		return nil, deny(ReasonOnBehalf)
-	}
-	db := store.Conn(ctx, s.db)
-	now := s.clock.Now()
-	if err := db.Model(&model.User{}).Where("id = ?", id.User.ID).
-		Updates(map[string]any{"allow_login_on_behalf": allow, "updated_at": now}).Error; err != nil {
+	if err := s.Policy.CheckFrom(id, NotOnBehalf); err != nil {
 		return nil, err
 	}
-	if !allow {
-		if err := db.Model(&model.Session{}).
-			Where("user_id = ? AND on_behalf = ? AND revoked_at IS NULL", id.User.ID, true).
-			Updates(map[string]any{"revoked_at": now, "revoked_reason": "consent withdrawn"}).Error; err != nil {
-			return nil, err
-		}
-	}
-	u := *id.User
-	u.AllowOnBehalf, u.UpdatedAt = &allow, now
-	return &u, nil
+	return s.sec.SetConsent(ctx, id.User, allow)
 }
 
 // Activity lists what was done in the caller's account in login-on-behalf sessions, newest first.

@@ -10,29 +10,14 @@ import (
 	"testing"
 
 	"behalf/model"
+	"behalf/onbehalf"
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// sensitiveFields must carry @denyOnBehalf: what the staff member acting for a customer must never do
-// in the customer's account (the rule of login-on-behalf.md), named by "Type.field".
-//
-// createUser and updateUser need security:write, which a login-on-behalf session never has (it carries
-// the customer's permissions only), yet updateUser changes email and lock and createUser sets a
-// password: they are marked too, so the rule does not hang on a permission table staying as it is.
-var sensitiveFields = []string{
-	"Mutation.changePassword",
-	"Mutation.setAllowLoginOnBehalf",
-	"Mutation.generateApiKey",
-	"Mutation.revokeApiKey",
-	"Mutation.revokeAllSessions",
-	"Mutation.loginOnBehalf",
-	"Mutation.confirmOnBehalf",
-	"Mutation.createUser",
-	"Mutation.updateUser",
-	"Query.apiKeys",
-}
+// sensitiveFields must carry @denyOnBehalf: the policy's own list (the rule of login-on-behalf.md).
+var sensitiveFields = onbehalf.DeniedInSession
 
 // sensitiveName matches field names that by their name touch credentials, email, consent, keys, login
 // on behalf or account deletion; sensitiveArg matches argument and input field names carrying a

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"behalf/apperr"
-	"behalf/audit"
 	"behalf/model"
 	"behalf/store"
 
@@ -71,8 +70,6 @@ func (s *Service) GenerateAPIKey(ctx context.Context, name string, expiresAt *ti
 	if err := db.Create(key).Error; err != nil {
 		return nil, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &id.User.ID, id.User.Login
 	return &GeneratedAPIKey{Key: key, Secret: secret}, nil
 }
 
@@ -109,8 +106,6 @@ func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &id.User.ID, id.User.Login
 	if key.RevokedAt != nil {
 		return false, nil
 	}

@@ -363,10 +363,10 @@ func TestDomainRefusesKeysAndOnBehalf(t *testing.T) {
 			"MySessions": func(ctx context.Context) error { _, err := svc.MySessions(ctx); return err },
 			"Sessions":   func(ctx context.Context) error { _, err := svc.Sessions(ctx, customer.ID); return err },
 			"RevokeSession": func(ctx context.Context) error {
-				_, err := svc.RevokeSession(ctx, sessionOf(t, env, custTok).ID)
+				_, _, err := svc.RevokeSession(ctx, sessionOf(t, env, custTok).ID)
 				return err
 			},
-			"RevokeAllSessions": func(ctx context.Context) error { _, err := svc.RevokeAllSessions(ctx, customer.ID); return err },
+			"RevokeAllSessions": func(ctx context.Context) error { _, _, err := svc.RevokeAllSessions(ctx, customer.ID); return err },
 			"ChangePassword": func(ctx context.Context) error {
 				return svc.ChangePassword(ctx, apptest.DefaultPassword, "another long passphrase")
 			},

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"behalf/audit"
 	"behalf/internal/clock"
 	"behalf/internal/dbtest"
 	"behalf/security"
@@ -21,7 +20,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			db := dbtest.Open(b, dialect)
 			clk := clock.Real{}
-			svc := security.New(db, clk, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clk), security.DefaultOptions)
+			svc := security.New(db, clk, security.NewHasher(security.DefaultArgon2, 2, time.Second), security.DefaultOptions, nil)
 			ctx := context.Background()
 			user := func(login string, role string) *security.AuthResult {
 				u, err := svc.CreateUserUnchecked(ctx, security.CreateUserInput{

@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"behalf/apperr"
 	"behalf/audit"
@@ -76,30 +77,35 @@ func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.S
 
 // RevokeSession revokes a session and the login-on-behalf sessions opened from it. The caller must be
 // the session's user or operator, or hold security:sessions; otherwise the session is NOT_FOUND. It
-// reports false when the session had already ended.
-func (s *Service) RevokeSession(ctx context.Context, sessionID string) (bool, error) {
+// reports false when the session had already ended. The audit facts name the session's user as subject.
+func (s *Service) RevokeSession(ctx context.Context, sessionID string) (bool, audit.Facts, error) {
 	id, err := s.requireOwnSession(ctx)
 	if err != nil {
-		return false, err
+		return false, audit.Facts{}, err
 	}
 	var sess model.Session
 	err = store.Conn(ctx, s.db).First(&sess, "id = ?", sessionID).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, apperr.ErrNotFound
+		return false, audit.Facts{}, apperr.ErrNotFound
 	}
 	if err != nil {
-		return false, err
+		return false, audit.Facts{}, fmt.Errorf("load session %s: %w", sessionID, err)
 	}
 	if !holdsSession(id, &sess) && !id.Has(PermSecuritySessions) {
-		return false, apperr.ErrNotFound
+		return false, audit.Facts{}, apperr.ErrNotFound
 	}
-	if err := s.draftSubject(ctx, sess.UserID); err != nil {
-		return false, err
+	subject, err := s.userByID(ctx, sess.UserID)
+	if err != nil {
+		return false, audit.Facts{}, err
 	}
+	facts := audit.Facts{Subject: audit.UserParty(subject)}
 	if sess.RevokedAt != nil || !s.clock.Now().Before(sess.ExpiresAt) {
-		return false, nil
+		return false, facts, nil
 	}
-	return true, s.revokeSessionTree(ctx, sess.ID, "revoked by "+id.Actor().Login)
+	if err := s.revokeSessionTree(ctx, sess.ID, "revoked by "+id.Actor().Login); err != nil {
+		return false, facts, fmt.Errorf("revoke session %s: %w", sess.ID, err)
+	}
+	return true, facts, nil
 }
 
 // holdsSession reports whether the session is the identity's own: it acts in their account or they
@@ -109,39 +115,30 @@ func holdsSession(id *Identity, sess *model.Session) bool {
 }
 
 // RevokeAllSessions revokes every live session a user holds or operates, the caller's current one
-// included when it is their own (oneself, or security:sessions); returns how many were live.
-func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, error) {
+// included when it is their own (oneself, or security:sessions); returns how many were live. The audit
+// facts name the user as subject.
+func (s *Service) RevokeAllSessions(ctx context.Context, userID string) (int, audit.Facts, error) {
 	id, err := s.requireOwnSession(ctx)
 	if err != nil {
-		return 0, err
+		return 0, audit.Facts{}, err
 	}
 	if userID != id.User.ID && !id.Has(PermSecuritySessions) {
-		return 0, apperr.ErrForbidden
+		return 0, audit.Facts{}, apperr.ErrForbidden
 	}
-	if err := s.draftSubject(ctx, userID); err != nil {
-		return 0, err
+	subject, err := s.userByID(ctx, userID)
+	if err != nil {
+		return 0, audit.Facts{}, err
 	}
+	facts := audit.Facts{Subject: audit.UserParty(subject)}
 	live, err := s.liveSessionsOf(ctx, userID)
 	if err != nil {
-		return 0, err
+		return 0, facts, err
 	}
 	// The login-on-behalf sessions opened from the user's own sessions are among those they operate.
 	if _, err := s.RevokeUserSessions(ctx, userID, "all sessions revoked by "+id.Actor().Login); err != nil {
-		return 0, err
+		return 0, facts, fmt.Errorf("revoke sessions of %s: %w", userID, err)
 	}
-	return len(live), nil
-}
-
-// draftSubject names the user as the subject of the current mutation's audit event; NOT_FOUND when
-// there is no such user.
-func (s *Service) draftSubject(ctx context.Context, userID string) error {
-	u, err := s.userByID(ctx, userID)
-	if err != nil {
-		return err
-	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
-	return nil
+	return len(live), facts, nil
 }
 
 // ChangePassword replaces the caller's password after checking the current one (a wrong one is
@@ -156,7 +153,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if currentPassword == "" {
 		return apperr.Input("currentPassword", "current password is required")
 	}
-	u, err := s.CheckPassword(ctx, id.User.Login, currentPassword)
+	u, _, err := s.CheckPassword(ctx, id.User.Login, currentPassword)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -29,8 +30,6 @@ type Options struct {
 	OnBehalfTTL      time.Duration // absolute lifetime of a login-on-behalf session
 	OnBehalfIdle     time.Duration // idle timeout of a login-on-behalf session
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
-	// ConsentOptIn makes customers who never chose refuse login on behalf (BEHALF_ONBEHALF_CONSENT=opt-in).
-	ConsentOptIn bool
 }
 
 // DefaultOptions are the contract's defaults.
@@ -41,7 +40,8 @@ var DefaultOptions = Options{
 }
 
 // OnBehalfGuard re-checks, on every request of a login-on-behalf session, that the operator may still
-// act for the subject. The onbehalf package provides it; nil means only the built-in checks apply.
+// act for the subject. The onbehalf package's policy provides it; nil means only the built-in checks
+// apply (tools that never authenticate a login-on-behalf session).
 type OnBehalfGuard func(ctx context.Context, operator *model.User, operatorOrgID string, subject *model.User) error
 
 // Service is the security domain.
@@ -49,14 +49,13 @@ type Service struct {
 	db     *gorm.DB
 	clock  clock.Clock
 	hasher *Hasher
-	audit  *audit.Service
 	opt    Options
-	Guard  OnBehalfGuard
+	guard  OnBehalfGuard
 }
 
-// New returns the security service.
-func New(db *gorm.DB, c clock.Clock, h *Hasher, a *audit.Service, opt Options) *Service {
-	return &Service{db: db, clock: c, hasher: h, audit: a, opt: opt}
+// New returns the security service; guard re-checks running login-on-behalf sessions.
+func New(db *gorm.DB, c clock.Clock, h *Hasher, opt Options, guard OnBehalfGuard) *Service {
+	return &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard}
 }
 
 // Options returns the service's settings.
@@ -127,12 +126,16 @@ type CreateUserInput struct {
 	ContactID *string
 }
 
-// CreateUser creates an active user. Callers other than the bootstrap CLI need security:write.
-func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.User, error) {
+// CreateUser creates an active user (security:write); the audit facts name the new user as subject.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*model.User, audit.Facts, error) {
 	if _, err := Require(ctx, PermSecurityWrite); err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	return s.CreateUserUnchecked(ctx, in)
+	u, err := s.CreateUserUnchecked(ctx, in)
+	if err != nil {
+		return nil, audit.Facts{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, audit.Facts{Subject: audit.UserParty(u)}, nil
 }
 
 // CreateUserUnchecked creates a user without a permission check: for the CLI and demo data.
@@ -179,7 +182,6 @@ func (s *Service) CreateUserUnchecked(ctx context.Context, in CreateUserInput) (
 		}
 		return nil, err
 	}
-	audit.Draft(ctx).SubjectID, audit.Draft(ctx).SubjectLogin = &u.ID, u.Login
 	return u, nil
 }
 
@@ -246,18 +248,25 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user's email, roles or lock (security:write). Locking revokes every session the
-// user holds or operates.
-func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*model.User, error) {
+// user holds or operates. The audit facts name the user as subject, also when the change is refused.
+func (s *Service) UpdateUser(ctx context.Context, in UpdateUserInput) (*model.User, audit.Facts, error) {
 	if _, err := Require(ctx, PermSecurityWrite); err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	db := store.Conn(ctx, s.db)
 	u, err := s.userByID(ctx, in.ID)
 	if err != nil {
-		return nil, err
+		return nil, audit.Facts{}, err
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
+	facts := audit.Facts{Subject: audit.UserParty(u)}
+	u, err = s.updateUser(ctx, u, in)
+	if err != nil {
+		return nil, facts, fmt.Errorf("update user %s: %w", in.ID, err)
+	}
+	return u, facts, nil
+}
+
+func (s *Service) updateUser(ctx context.Context, u *model.User, in UpdateUserInput) (*model.User, error) {
+	db := store.Conn(ctx, s.db)
 	if in.Email != nil {
 		e := strings.TrimSpace(*in.Email)
 		if err := ValidateEmail("email", e); err != nil {
@@ -360,14 +369,6 @@ func (s *Service) AccountsOfContact(ctx context.Context, contactID string) ([]*m
 	var us []*model.User
 	err := s.db.WithContext(ctx).Where("contact_id = ?", contactID).Order("id").Find(&us).Error
 	return us, err
-}
-
-// AllowsOnBehalf is the user's effective consent: their explicit choice, else the policy default.
-func (s *Service) AllowsOnBehalf(u *model.User) bool {
-	if u.AllowOnBehalf != nil {
-		return *u.AllowOnBehalf
-	}
-	return !s.opt.ConsentOptIn
 }
 
 // OrganizationOf returns the organization id of the user's contact, or "".

@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -47,45 +48,57 @@ type AuthResult struct {
 
 // CheckPassword verifies login and password, applying throttling; it counts failures toward the
 // account's throttle even when the surrounding mutation rolls back. Every refusal is the same
-// UNAUTHENTICATED error; the reason code goes only to the audit event.
-func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, error) {
+// UNAUTHENTICATED error; the reason code goes only to the audit event. The audit facts name the
+// account signing in as the subject (by the login given when there is no such account).
+func (s *Service) CheckPassword(ctx context.Context, login, password string) (*model.User, audit.Facts, error) {
 	if strings.TrimSpace(login) == "" || password == "" {
-		return nil, apperr.Input("login", "login and password are required")
+		return nil, audit.Facts{}, apperr.Input("login", "login and password are required")
 	}
 	if len(login) > 254 || len(password) > 1024 {
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
+		return nil, audit.Facts{}, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
+	u, err := s.checkPassword(ctx, login, password)
+	if err != nil && u == nil {
+		return nil, audit.Facts{Subject: &audit.Party{Login: login}}, err
+	}
+	facts := audit.Facts{Subject: audit.UserParty(u)}
+	if err != nil {
+		return nil, facts, err
+	}
+	return u, facts, nil
+}
+
+// checkPassword is CheckPassword after the input checks. On a refusal of an existing account it
+// returns that account with the error.
+func (s *Service) checkPassword(ctx context.Context, login, password string) (*model.User, error) {
 	var u model.User
 	err := store.Conn(ctx, s.db).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
 			return nil, err
 		}
-		audit.Draft(ctx).SubjectLogin = login
 		return nil, apperr.ErrBadCredentials.WithReason(ReasonUnknownLogin)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load user by login: %w", err)
 	}
-	ev := audit.Draft(ctx)
-	ev.SubjectID, ev.SubjectLogin = &u.ID, u.Login
 	now := s.clock.Now()
 	if u.ThrottledUntil != nil && now.Before(*u.ThrottledUntil) {
 		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
-			return nil, err
+			return &u, err
 		}
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
-		return nil, err
+		return &u, err
 	}
 	if !ok {
 		s.recordFailure(ctx, u.ID)
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
 	}
 	if u.Locked {
-		return nil, apperr.ErrBadCredentials.WithReason(ReasonLocked)
+		return &u, apperr.ErrBadCredentials.WithReason(ReasonLocked)
 	}
 	updates := map[string]any{}
 	if u.FailedLogins != 0 || u.ThrottledUntil != nil {
@@ -100,7 +113,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password string) (*m
 	}
 	if len(updates) > 0 {
 		if err := store.Conn(ctx, s.db).Model(&model.User{}).Where("id = ?", u.ID).Updates(updates).Error; err != nil {
-			return nil, err
+			return &u, fmt.Errorf("reset login throttle: %w", err)
 		}
 	}
 	return &u, nil
@@ -145,20 +158,19 @@ func throttleDelay(n int) time.Duration {
 	return d
 }
 
-// Login checks the password and opens an ordinary session.
-func (s *Service) Login(ctx context.Context, login, password string) (*AuthResult, error) {
-	u, err := s.CheckPassword(ctx, login, password)
+// Login checks the password and opens an ordinary session. The audit facts name the account as
+// subject and, once signed in, as actor, with the new session.
+func (s *Service) Login(ctx context.Context, login, password string) (*AuthResult, audit.Facts, error) {
+	u, facts, err := s.CheckPassword(ctx, login, password)
 	if err != nil {
-		return nil, err
+		return nil, facts, err
 	}
 	res, err := s.NewSession(ctx, NewSessionInput{User: u, TTL: s.opt.SessionTTL, Idle: s.opt.SessionIdle})
 	if err != nil {
-		return nil, err
+		return nil, facts, fmt.Errorf("login: %w", err)
 	}
-	ev := audit.Draft(ctx)
-	ev.ActorID, ev.ActorLogin = &u.ID, u.Login
-	ev.SessionID = &res.Session.ID
-	return res, nil
+	facts.Actor, facts.SessionID = audit.UserParty(u), &res.Session.ID
+	return res, facts, nil
 }
 
 // NewSessionInput describes a session to open.
@@ -309,8 +321,8 @@ func (s *Service) onBehalfOperator(ctx context.Context, sess *model.Session, sub
 	if err != nil {
 		return nil, err
 	}
-	if s.Guard != nil {
-		if err := s.Guard(ctx, op, opOrg, subject); err != nil {
+	if s.guard != nil {
+		if err := s.guard(ctx, op, opOrg, subject); err != nil {
 			return nil, err
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"time"
 
-	"behalf/audit"
 	"behalf/internal/clock"
 	"behalf/security"
 
@@ -11,5 +10,5 @@ import (
 )
 
 func newTestSecurity(db *gorm.DB) *security.Service {
-	return security.New(db, clock.Real{}, security.NewHasher(security.DefaultArgon2, 2, time.Second), audit.New(db, clock.Real{}), security.DefaultOptions)
+	return security.New(db, clock.Real{}, security.NewHasher(security.DefaultArgon2, 2, time.Second), security.DefaultOptions, nil)
 }

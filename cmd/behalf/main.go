@@ -122,7 +122,7 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	defer stop()
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
-		logins, err := demo.Load(ctx, db, a.Security, a.Directory)
+		logins, err := demo.Load(ctx, db, a.Security, a.Directory, a.Commerce)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}

@@ -62,7 +62,7 @@ func TestMigrateTwiceAndUserCreate(t *testing.T) {
 			t.Cleanup(func() { sqlDB, _ := db.DB(); sqlDB.Close() })
 			a := newTestSecurity(db)
 			for login, pw := range map[string]string{"boss": "first admin password", "helper": generated} {
-				if _, err := a.CheckPassword(context.Background(), login, pw); err != nil {
+				if _, _, err := a.CheckPassword(context.Background(), login, pw); err != nil {
 					t.Errorf("%s cannot log in: %v", login, err)
 				}
 			}

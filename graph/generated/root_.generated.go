@@ -36,7 +36,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Audit        func(ctx context.Context, obj any, next graphql.Resolver, action string) (res any, err error)
+	Audit        func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (res any, err error)
 	DenyApiKey   func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 	DenyOnBehalf func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
@@ -1869,9 +1869,10 @@ var sources = []*ast.Source{
 Runs the mutation in one database transaction together with its audit event, named by ` + "`" + `action` + "`" + `
 (` + "`" + `<area>.<verb>` + "`" + `). A failing mutation rolls back both, then records a FAILURE event on its own.
 Every mutation carries it, listed last so that it wraps the field's other directives and their
-refusals are audited too.
+refusals are audited too. A failure is recorded as ` + "`" + `failure` + "`" + ` when given (a refused login is
+` + "`" + `auth.login.failed` + "`" + `), else as ` + "`" + `action` + "`" + `.
 """
-directive @audit(action: String!) on FIELD_DEFINITION
+directive @audit(action: String!, failure: String) on FIELD_DEFINITION
 
 """
 Refused with FORBIDDEN inside a login-on-behalf session: the staff member acting for a customer must not
@@ -1910,7 +1911,7 @@ type Query {
 "Entry point for changes. Every mutation is audited (see ` + "`" + `@audit` + "`" + `)."
 type Mutation {
   "Signs in with login and password and returns a new session token."
-  login(login: String!, password: String!): AuthPayload! @audit(action: "auth.login")
+  login(login: String!, password: String!): AuthPayload! @audit(action: "auth.login", failure: "auth.login.failed")
   "Ends the current session. Returns true when a session was ended."
   logout: Boolean! @audit(action: "auth.logout")
 }
@@ -2390,12 +2391,12 @@ extend type Mutation {
   Asks for a one-time ticket to act on behalf of a customer (` + "`" + `security:loginOnBehalf` + "`" + `, or
   ` + "`" + `organization:loginOnBehalf` + "`" + ` for members of one's own organization). ` + "`" + `reason` + "`" + ` is kept on record.
   """
-  loginOnBehalf(userId: ID!, reason: String): OnBehalfTicket! @denyOnBehalf @denyApiKey @audit(action: "onbehalf.requested")
+  loginOnBehalf(userId: ID!, reason: String): OnBehalfTicket! @denyOnBehalf @denyApiKey @audit(action: "onbehalf.requested", failure: "onbehalf.denied")
   """
   Called by the storefront once the staff member re-entered their own login and password: consumes the
   ticket and returns the login-on-behalf session (subject: the customer; operator: the staff member).
   """
-  confirmOnBehalf(ticket: String!, login: String!, password: String!): AuthPayload! @denyOnBehalf @denyApiKey @audit(action: "onbehalf.started")
+  confirmOnBehalf(ticket: String!, login: String!, password: String!): AuthPayload! @denyOnBehalf @denyApiKey @audit(action: "onbehalf.started", failure: "onbehalf.denied")
   "Ends the current login-on-behalf session (FORBIDDEN outside one)."
   endOnBehalf: Boolean! @audit(action: "onbehalf.ended")
   "The customer's own consent switch for login on behalf."

@@ -79,6 +79,14 @@ func (ec *executionContext) dir_audit_args(ctx context.Context, rawArgs map[stri
 		return nil, err
 	}
 	args["action"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "failure",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["failure"] = arg1
 	return args, nil
 }
 
@@ -789,11 +797,16 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "auth.login.failed")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, failure)
 			}
 
 			next = directive1
@@ -854,7 +867,7 @@ func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -896,7 +909,7 @@ func (ec *executionContext) _Mutation_createProduct(ctx context.Context, field g
 					var zeroVal *model.Product
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -958,7 +971,7 @@ func (ec *executionContext) _Mutation_addToCart(ctx context.Context, field graph
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1020,7 +1033,7 @@ func (ec *executionContext) _Mutation_updateCartItem(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1082,7 +1095,7 @@ func (ec *executionContext) _Mutation_removeFromCart(ctx context.Context, field 
 					var zeroVal *model.Cart
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1144,7 +1157,7 @@ func (ec *executionContext) _Mutation_addToCartFromFile(ctx context.Context, fie
 					var zeroVal *model.BulkAddResult
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1206,7 +1219,7 @@ func (ec *executionContext) _Mutation_placeOrder(ctx context.Context, field grap
 					var zeroVal *model.Order
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1268,7 +1281,7 @@ func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphq
 					var zeroVal *model.Payment
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1330,7 +1343,7 @@ func (ec *executionContext) _Mutation_createOrganization(ctx context.Context, fi
 					var zeroVal *model.Organization
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1392,7 +1405,7 @@ func (ec *executionContext) _Mutation_createContact(ctx context.Context, field g
 					var zeroVal *model.Contact
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1464,11 +1477,16 @@ func (ec *executionContext) _Mutation_loginOnBehalf(ctx context.Context, field g
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.OnBehalfTicket
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.OnBehalfTicket
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1540,11 +1558,16 @@ func (ec *executionContext) _Mutation_confirmOnBehalf(ctx context.Context, field
 					var zeroVal *model.AuthPayload
 					return zeroVal, err
 				}
+				failure, err := ec.unmarshalOString2ᚖstring(ctx, "onbehalf.denied")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
 				if ec.Directives.Audit == nil {
 					var zeroVal *model.AuthPayload
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, failure)
 			}
 
 			next = directive3
@@ -1605,7 +1628,7 @@ func (ec *executionContext) _Mutation_endOnBehalf(ctx context.Context, field gra
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive0, action)
+				return ec.Directives.Audit(ctx, nil, directive0, action, nil)
 			}
 
 			next = directive1
@@ -1661,7 +1684,7 @@ func (ec *executionContext) _Mutation_setAllowLoginOnBehalf(ctx context.Context,
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1730,7 +1753,7 @@ func (ec *executionContext) _Mutation_createUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1799,7 +1822,7 @@ func (ec *executionContext) _Mutation_updateUser(ctx context.Context, field grap
 					var zeroVal *model.User
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive1, action)
+				return ec.Directives.Audit(ctx, nil, directive1, action, nil)
 			}
 
 			next = directive2
@@ -1875,7 +1898,7 @@ func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field g
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -1951,7 +1974,7 @@ func (ec *executionContext) _Mutation_revokeAllSessions(ctx context.Context, fie
 					var zeroVal int
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2027,7 +2050,7 @@ func (ec *executionContext) _Mutation_changePassword(ctx context.Context, field 
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2103,7 +2126,7 @@ func (ec *executionContext) _Mutation_generateApiKey(ctx context.Context, field 
 					var zeroVal *model.APIKeySecret
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
@@ -2179,7 +2202,7 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 					var zeroVal bool
 					return zeroVal, errors.New("directive audit is not implemented")
 				}
-				return ec.Directives.Audit(ctx, nil, directive2, action)
+				return ec.Directives.Audit(ctx, nil, directive2, action, nil)
 			}
 
 			next = directive3
