@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"net/http"
 	"time"
 
@@ -45,11 +46,32 @@ func SecurityOptions(cfg config.Config) security.Options {
 	}
 }
 
+// Option adjusts what New wires beyond the configuration.
+type Option func(*options)
+
+type options struct {
+	auditKey   ed25519.PrivateKey
+	hashParams security.Argon2Params
+}
+
+// WithAuditKey signs audit checkpoints with key (the CLI loads it from BEHALF_AUDIT_KEY_FILE).
+func WithAuditKey(key ed25519.PrivateKey) Option { return func(o *options) { o.auditKey = key } }
+
+// WithHashParams hashes new passwords with p instead of security.DefaultArgon2 (tests use a cheap
+// cost so that each login does not burn 19 MiB and tens of milliseconds).
+func WithHashParams(p security.Argon2Params) Option { return func(o *options) { o.hashParams = p } }
+
 // New wires every service and the HTTP handler.
-func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock) *App {
+func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, opts ...Option) *App {
+	o := options{hashParams: security.DefaultArgon2}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
-	a.Audit = audit.New(db, clk)
-	hasher := security.NewHasher(security.DefaultArgon2, cfg.MaxConcurrentHashes, cfg.HashWait)
+	a.Audit = audit.New(db, clk, audit.Signing{
+		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
+	})
+	hasher := security.NewHasher(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashWait)
 	a.Directory = directory.New(db, clk)
 	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.

@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -25,14 +26,37 @@ const (
 
 // Service records and lists audit events.
 type Service struct {
-	db    *gorm.DB
-	clock clock.Clock
+	db      *gorm.DB
+	clock   clock.Clock
+	signing Signing
+	wake    chan struct{} // a checkpoint may be due (see RunCheckpoints)
 }
 
-// New returns an audit service.
-func New(db *gorm.DB, c clock.Clock) *Service { return &Service{db: db, clock: c} }
+// New returns an audit service; signing (at most one) configures signed checkpoints.
+func New(db *gorm.DB, c clock.Clock, signing ...Signing) *Service {
+	s := &Service{db: db, clock: c, wake: make(chan struct{}, 1)}
+	if len(signing) > 0 {
+		s.signing = signing[0]
+	}
+	return s
+}
 
-// Record writes ev, filling id, time and the request's metadata where empty.
+// appended notes that the event seq was committed (or is about to be: the caller's transaction
+// decides), waking the checkpoint signer every N events.
+func (s *Service) appended(seq int64) {
+	if s.signing.Key != nil && s.signing.EveryN > 0 && seq%s.signing.EveryN == 0 {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Record appends ev to the chain, filling id, time and the request's metadata where empty, then its
+// seq, prevHash and hash. It joins the context's transaction (store.Conn), so the audited change and
+// its event commit or roll back together; outside one it opens its own. Appends are serialized: on
+// PostgreSQL by a transaction-scoped advisory lock taken just before the insert (held until commit,
+// so only the end of a mutation waits), on SQLite by its immediate write transactions.
 func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.ID == "" {
 		ev.ID = model.NewID()
@@ -40,6 +64,7 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.At.IsZero() {
 		ev.At = s.clock.Now()
 	}
+	ev.At = chainTime(ev.At)
 	if ev.Outcome == "" {
 		ev.Outcome = Success
 	}
@@ -53,7 +78,106 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.UserAgent == "" {
 		ev.UserAgent = m.UserAgent
 	}
-	return store.Conn(ctx, s.db).Create(ev).Error
+	err := store.RunInTx(ctx, s.db, func(ctx context.Context) error {
+		db := store.Conn(ctx, s.db)
+		if err := lockChain(db); err != nil {
+			return err
+		}
+		head, err := headOf(db)
+		if err != nil {
+			return err
+		}
+		ev.Seq, ev.PrevHash = head.Seq+1, head.Hash
+		ev.Hash = Hash(ev)
+		if err := db.Create(ev).Error; err != nil {
+			return fmt.Errorf("insert audit event %d: %w", ev.Seq, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record audit event %s: %w", ev.Action, err)
+	}
+	s.appended(ev.Seq)
+	return nil
+}
+
+// chainLockKey is the PostgreSQL advisory lock that serializes appends to the chain ("behalf" in
+// ASCII).
+const chainLockKey = 0x626568616c66
+
+// lockChain takes the chain's append lock for the rest of db's transaction (PostgreSQL; SQLite's
+// immediate transaction already holds the database's write lock).
+func lockChain(db *gorm.DB) error {
+	if store.Dialect(db) != store.Postgres {
+		return nil
+	}
+	if err := db.Exec("SELECT pg_advisory_xact_lock(?)", chainLockKey).Error; err != nil {
+		return fmt.Errorf("lock audit chain: %w", err)
+	}
+	return nil
+}
+
+// Head is the last event of the chain: its seq and hash (seq 0 and GenesisHash when empty).
+type Head struct {
+	Seq  int64
+	Hash string
+}
+
+func headOf(db *gorm.DB) (Head, error) {
+	var rows []Head
+	if err := db.Raw("SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1").Scan(&rows).Error; err != nil {
+		return Head{}, fmt.Errorf("read audit chain head: %w", err)
+	}
+	if len(rows) == 0 {
+		return Head{Hash: GenesisHash}, nil
+	}
+	return rows[0], nil
+}
+
+// Head returns the chain's last event.
+func (s *Service) Head(ctx context.Context) (Head, error) {
+	return headOf(store.Conn(ctx, s.db))
+}
+
+// Seal chains the events recorded before the chain existed (seq still empty), oldest first, after
+// the current head. `behalf migrate` and start-up run it; it does nothing once every event is sealed.
+func (s *Service) Seal(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		var batch []*model.AuditEvent
+		if err := s.db.WithContext(ctx).Where("seq IS NULL").Order("at, id").Limit(500).Find(&batch).Error; err != nil {
+			return n, fmt.Errorf("seal audit events: %w", err)
+		}
+		if len(batch) == 0 {
+			return n, nil
+		}
+		err := store.RunInTx(ctx, s.db, func(ctx context.Context) error {
+			db := store.Conn(ctx, s.db)
+			if err := lockChain(db); err != nil {
+				return err
+			}
+			head, err := headOf(db)
+			if err != nil {
+				return err
+			}
+			for _, ev := range batch {
+				ev.At = chainTime(ev.At)
+				ev.Seq, ev.PrevHash = head.Seq+1, head.Hash
+				ev.Hash = Hash(ev)
+				res := db.Model(&model.AuditEvent{}).Where("id = ? AND seq IS NULL", ev.ID).
+					Updates(map[string]any{"seq": ev.Seq, "prev_hash": ev.PrevHash, "hash": ev.Hash, "at": ev.At})
+				if res.Error != nil {
+					return fmt.Errorf("seal audit event %s: %w", ev.ID, res.Error)
+				}
+				head = Head{Seq: ev.Seq, Hash: ev.Hash}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(batch)
+	}
 }
 
 // secretKeys are argument names whose values are never recorded.

@@ -59,6 +59,10 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	TrustedProxies     []netip.Prefix
 	TestCardGateway    bool
+	// Audit trail (issue 8).
+	AuditKeyFile            string
+	AuditCheckpointEvents   int
+	AuditCheckpointInterval time.Duration
 }
 
 // DefaultDB is the embedded database used when no DSN is given.
@@ -240,6 +244,9 @@ var Settings = []Setting{
 		c.TestCardGateway = b
 		return nil
 	}},
+	{"audit-key-file", "BEHALF_AUDIT_KEY_FILE", "", "Ed25519 key signing audit checkpoints (default: behalf-audit.key beside the embedded database, generated on first start; none on PostgreSQL)", func(c *Config, v string) error { c.AuditKeyFile = v; return nil }},
+	{"audit-checkpoint-events", "BEHALF_AUDIT_CHECKPOINT_EVENTS", "1000", "sign an audit checkpoint after this many events (0: by time only)", integer(func(c *Config) *int { return &c.AuditCheckpointEvents }, 0)},
+	{"audit-checkpoint-interval", "BEHALF_AUDIT_CHECKPOINT_INTERVAL", "10m", "and at least this often while events arrive", dur(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, time.Second, 24*time.Hour)},
 }
 
 func absoluteHTTP(v string) bool {

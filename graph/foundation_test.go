@@ -276,10 +276,10 @@ func TestLoginThrottleAndRehash(t *testing.T) {
 		}
 
 		// A weaker stored hash is upgraded at login.
-		db.Model(&model.User{}).Where("id = ?", u.ID).Update("password_hash", security.HashWith(security.Argon2Params{Memory: 1024, Time: 1, Threads: 1}, apptest.DefaultPassword))
+		db.Model(&model.User{}).Where("id = ?", u.ID).Update("password_hash", security.HashWith(security.Argon2Params{Memory: 256, Time: 1, Threads: 1}, apptest.DefaultPassword))
 		env.Login("tina", apptest.DefaultPassword)
 		db.First(&after, "id = ?", u.ID)
-		if !strings.Contains(after.PasswordHash, "m=19456,t=2,p=1") {
+		if want := fmt.Sprintf("m=%d,t=%d,p=%d", apptest.HashParams.Memory, apptest.HashParams.Time, apptest.HashParams.Threads); !strings.Contains(after.PasswordHash, want) {
 			t.Fatalf("hash not upgraded: %s", after.PasswordHash)
 		}
 	})

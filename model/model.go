@@ -145,4 +145,10 @@ type AuditEvent struct {
 	IP           string
 	UserAgent    string
 	RequestID    string
+	// Seq is the event's position in the hash chain (1, 2, …, no gaps).
+	Seq int64
+	// PrevHash is the hash of the event before (audit.GenesisHash for the first).
+	PrevHash string
+	// Hash is the hex SHA-256 of the event's canonical encoding (audit.Canonical).
+	Hash string
 }

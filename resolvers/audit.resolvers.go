@@ -50,6 +50,14 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 	return r.Audit.List(ctx, f, page(first, after))
 }
 
+// AuditCheckpoint is the resolver for the auditCheckpoint field.
+func (r *queryResolver) AuditCheckpoint(ctx context.Context) (*audit.Checkpoint, error) {
+	if _, err := security.Require(ctx, security.PermAuditRead); err != nil {
+		return nil, err
+	}
+	return r.Audit.LatestCheckpoint(ctx)
+}
+
 // AuditEvent returns generated.AuditEventResolver implementation.
 func (r *Resolver) AuditEvent() generated.AuditEventResolver { return &auditEventResolver{r} }
 

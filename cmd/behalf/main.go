@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"behalf/app"
+	"behalf/audit"
 	"behalf/config"
 	"behalf/demo"
 	"behalf/graph"
@@ -34,7 +35,8 @@ const usage = `behalf — GraphQL backend for B2B storefronts with login on beha
 Usage:
   behalf                         same as "behalf serve"
   behalf serve [--addr HOST:PORT] [--db DSN] [--demo] [other settings]
-  behalf migrate [--db DSN]
+  behalf migrate [--db DSN] [--app-role ROLE]
+  behalf audit verify|export|checkpoint [--db DSN] …   (behalf audit for details)
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
   behalf schema                  prints the GraphQL SDL (also served at GET /graphql/schema.graphql)
 
@@ -68,6 +70,8 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		fmt.Fprint(stdout, graph.SDL())
+	case "audit":
+		return auditCmd(args, env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -117,9 +121,26 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, db, log, clock.Real{})
+	var opts []app.Option
+	if path := auditKeyPath(cfg); path != "" {
+		// The embedded default (SQLite) generates its key on first start; a configured file must exist.
+		key, err := audit.LoadKey(path, cfg.AuditKeyFile == "")
+		if err != nil {
+			return err
+		}
+		opts = append(opts, app.WithAuditKey(key))
+	} else {
+		log.Warn().Msg("no BEHALF_AUDIT_KEY_FILE: audit checkpoints are not signed")
+	}
+	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if n, err := a.Audit.Seal(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info().Int("events", n).Msg("chained audit events recorded before the hash chain")
+	}
+	go a.Audit.RunCheckpoints(log.WithContext(ctx))
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory, a.Commerce)
@@ -196,6 +217,7 @@ func dbConfig(dsn string, env func(string) string) (config.Config, error) {
 
 func migrate(args []string, env func(string) string, stdout, stderr io.Writer) error {
 	fs, dsn := dbFlags("behalf migrate", stderr)
+	appRole := fs.String("app-role", "", "PostgreSQL role `behalf serve` runs as: granted exactly what it needs (audit tables INSERT and SELECT only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -207,11 +229,25 @@ func migrate(args []string, env func(string) string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	ctx := context.Background()
+	n, err := audit.New(db, clock.Real{}).Seal(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "chained %d audit events recorded before the hash chain\n", n)
+	}
 	v, err := store.Version(db)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "database migrated to version %d\n", v)
+	if *appRole != "" {
+		if err := store.GrantAppRole(ctx, db, *appRole); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "granted role %s what behalf serve needs\n", *appRole)
+	}
 	return nil
 }
 

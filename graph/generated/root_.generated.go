@@ -56,6 +56,14 @@ type ComplexityRoot struct {
 		Secret func(childComplexity int) int
 	}
 
+	AuditCheckpoint struct {
+		At        func(childComplexity int) int
+		Hash      func(childComplexity int) int
+		KeyID     func(childComplexity int) int
+		Seq       func(childComplexity int) int
+		Signature func(childComplexity int) int
+	}
+
 	AuditEvent struct {
 		Action       func(childComplexity int) int
 		Actor        func(childComplexity int) int
@@ -63,13 +71,16 @@ type ComplexityRoot struct {
 		Arguments    func(childComplexity int) int
 		At           func(childComplexity int) int
 		ErrorCode    func(childComplexity int) int
+		Hash         func(childComplexity int) int
 		ID           func(childComplexity int) int
 		IP           func(childComplexity int) int
 		OnBehalf     func(childComplexity int) int
 		Operation    func(childComplexity int) int
 		Outcome      func(childComplexity int) int
+		PrevHash     func(childComplexity int) int
 		Reason       func(childComplexity int) int
 		RequestID    func(childComplexity int) int
+		Seq          func(childComplexity int) int
 		SessionID    func(childComplexity int) int
 		Subject      func(childComplexity int) int
 		SubjectLogin func(childComplexity int) int
@@ -286,6 +297,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		APIKeys               func(childComplexity int) int
+		AuditCheckpoint       func(childComplexity int) int
 		AuditEvents           func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
 		Cart                  func(childComplexity int) int
 		Contact               func(childComplexity int, id string) int
@@ -410,6 +422,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKeySecret.Secret(childComplexity), true
 
+	case "AuditCheckpoint.at":
+		if e.ComplexityRoot.AuditCheckpoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.At(childComplexity), true
+	case "AuditCheckpoint.hash":
+		if e.ComplexityRoot.AuditCheckpoint.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.Hash(childComplexity), true
+	case "AuditCheckpoint.keyId":
+		if e.ComplexityRoot.AuditCheckpoint.KeyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.KeyID(childComplexity), true
+	case "AuditCheckpoint.seq":
+		if e.ComplexityRoot.AuditCheckpoint.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.Seq(childComplexity), true
+	case "AuditCheckpoint.signature":
+		if e.ComplexityRoot.AuditCheckpoint.Signature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditCheckpoint.Signature(childComplexity), true
+
 	case "AuditEvent.action":
 		if e.ComplexityRoot.AuditEvent.Action == nil {
 			break
@@ -446,6 +489,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.ErrorCode(childComplexity), true
+	case "AuditEvent.hash":
+		if e.ComplexityRoot.AuditEvent.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.Hash(childComplexity), true
 	case "AuditEvent.id":
 		if e.ComplexityRoot.AuditEvent.ID == nil {
 			break
@@ -476,6 +525,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.Outcome(childComplexity), true
+	case "AuditEvent.prevHash":
+		if e.ComplexityRoot.AuditEvent.PrevHash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.PrevHash(childComplexity), true
 	case "AuditEvent.reason":
 		if e.ComplexityRoot.AuditEvent.Reason == nil {
 			break
@@ -488,6 +543,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.RequestID(childComplexity), true
+	case "AuditEvent.seq":
+		if e.ComplexityRoot.AuditEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.Seq(childComplexity), true
 	case "AuditEvent.sessionId":
 		if e.ComplexityRoot.AuditEvent.SessionID == nil {
 			break
@@ -1430,6 +1491,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity), true
+	case "Query.auditCheckpoint":
+		if e.ComplexityRoot.Query.AuditCheckpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AuditCheckpoint(childComplexity), true
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
 			break
@@ -1960,6 +2027,29 @@ type AuditEvent {
   userAgent: String!
   "Request id, also found in the server's log lines."
   requestId: String!
+  "Position in the hash chain: 1 for the first event, then without gaps."
+  seq: Int!
+  "Hex SHA-256 of the event before (64 zeros for the first), as hashed into this one."
+  prevHash: String!
+  "Hex SHA-256 of this event's canonical encoding (docs/audit.md); ` + "`" + `behalf audit verify` + "`" + ` recomputes it."
+  hash: String!
+}
+
+"""
+A signed head of the audit chain. Saved outside the database, it later proves with ` + "`" + `behalf audit verify
+--checkpoint FILE` + "`" + ` that the chain still holds that head (a truncated tail is caught).
+"""
+type AuditCheckpoint {
+  "Sequence number of the head event."
+  seq: Int!
+  "Hash of the head event."
+  hash: String!
+  "When the head was signed."
+  at: Time!
+  "Identifies the signing key: the first 16 hex digits of the SHA-256 of its Ed25519 public key."
+  keyId: String!
+  "Base64 Ed25519 signature over the canonical head (docs/audit.md)."
+  signature: String!
 }
 
 "A page of audit events."
@@ -2001,6 +2091,8 @@ input AuditEventFilter {
 extend type Query {
   "The audit trail, newest first (` + "`" + `audit:read` + "`" + `)."
   auditEvents(filter: AuditEventFilter, first: Int = 20, after: String): AuditEventConnection!
+  "The latest signed head of the audit chain, null before the first checkpoint (` + "`" + `audit:read` + "`" + `)."
+  auditCheckpoint: AuditCheckpoint
 }
 `, BuiltIn: false},
 	{Name: "../../schema/commerce.graphqls", Input: `"An amount of money."
@@ -2672,6 +2764,22 @@ func (ec *executionContext) childFields_ApiKeySecret(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ApiKeySecret", field.Name)
 }
 
+func (ec *executionContext) childFields_AuditCheckpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_AuditCheckpoint_seq(ctx, field)
+	case "hash":
+		return ec.fieldContext_AuditCheckpoint_hash(ctx, field)
+	case "at":
+		return ec.fieldContext_AuditCheckpoint_at(ctx, field)
+	case "keyId":
+		return ec.fieldContext_AuditCheckpoint_keyId(ctx, field)
+	case "signature":
+		return ec.fieldContext_AuditCheckpoint_signature(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditCheckpoint", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2708,6 +2816,12 @@ func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field gr
 		return ec.fieldContext_AuditEvent_userAgent(ctx, field)
 	case "requestId":
 		return ec.fieldContext_AuditEvent_requestId(ctx, field)
+	case "seq":
+		return ec.fieldContext_AuditEvent_seq(ctx, field)
+	case "prevHash":
+		return ec.fieldContext_AuditEvent_prevHash(ctx, field)
+	case "hash":
+		return ec.fieldContext_AuditEvent_hash(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEvent", field.Name)
 }

@@ -55,6 +55,11 @@ func (b *SyncBuffer) String() string {
 // Start is the fake clock's initial time.
 var Start = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
+// HashParams is the password hashing cost of test servers: far below security.DefaultArgon2, so a
+// login costs microseconds instead of 19 MiB and tens of milliseconds (tests check behaviour, not
+// the cost; security's own tests check the default).
+var HashParams = security.Argon2Params{Memory: 512, Time: 1, Threads: 1}
+
 // New starts a server on db with the default configuration, changed by the options.
 func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	cfg := config.Defaults()
@@ -65,7 +70,7 @@ func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	logs := &SyncBuffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	clk := clock.NewFake(Start)
-	a := app.New(cfg, db, log, clk)
+	a := app.New(cfg, db, log, clk, app.WithHashParams(HashParams))
 	return &Env{T: t, App: a, DB: db, Clock: clk, Logs: logs}
 }
 
