@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,13 +15,19 @@ import (
 	"behalf/directory"
 	"behalf/graph"
 	"behalf/graph/loaders"
+	"behalf/integrations"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/onbehalf"
 	"behalf/resolvers"
 	"behalf/security"
+	"behalf/servicetoken"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
+	otelgorm "gorm.io/plugin/opentelemetry/tracing"
 )
 
 // App is a wired behalf server.
@@ -34,7 +41,19 @@ type App struct {
 	Directory *directory.Service
 	Commerce  *commerce.Service
 	OnBehalf  *onbehalf.Service
-	Handler   http.Handler
+	// Integrations writes the outbox and delivers webhooks and e-mail; serve runs its dispatcher.
+	Integrations *integrations.Service
+	// ServiceTokens exchanges session tokens for service JWTs (POST /oauth/token).
+	ServiceTokens *servicetoken.Service
+	// Metrics is served at /metrics on BEHALF_METRICS_ADDR by the CLI.
+	Metrics *metrics.Metrics
+	Handler http.Handler
+}
+
+// WithTracerProvider turns tracing on: HTTP requests, GraphQL operations and resolvers, and SQL
+// statements become spans of tp.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // SecurityOptions derives the security service's options from the configuration.
@@ -42,7 +61,8 @@ func SecurityOptions(cfg config.Config) security.Options {
 	return security.Options{
 		SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle,
 		OnBehalfTTL: cfg.OnBehalfTTL, OnBehalfIdle: cfg.OnBehalfIdle,
-		LastSeenInterval: cfg.LastSeenInterval,
+		LastSeenInterval: cfg.LastSeenInterval, IdentityCacheSize: cfg.IdentityCacheSize,
+		LoginIPFailures: cfg.LoginIPFailures, LoginIPWindow: cfg.LoginIPWindow,
 	}
 }
 
@@ -52,6 +72,7 @@ type Option func(*options)
 type options struct {
 	auditKey   ed25519.PrivateKey
 	hashParams security.Argon2Params
+	tracer     trace.TracerProvider
 }
 
 // WithAuditKey signs audit checkpoints with key (the CLI loads it from BEHALF_AUDIT_KEY_FILE).
@@ -67,30 +88,67 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	for _, opt := range opts {
 		opt(&o)
 	}
-	a := &App{Config: cfg, DB: db, Log: log, Clock: clk}
+	a := &App{Config: cfg, DB: db, Log: log, Clock: clk, Metrics: metrics.New()}
+	if o.tracer != nil {
+		// Statements become spans without their bound values (which include token and password hashes).
+		if err := db.Use(otelgorm.NewPlugin(otelgorm.WithTracerProvider(o.tracer), otelgorm.WithoutQueryVariables(), otelgorm.WithoutMetrics())); err != nil {
+			log.Error().Err(err).Msg("gorm tracing plugin not installed")
+		}
+	}
+	// The change bus tells the identity cache (and other replicas) what changed; see Background.
+	if _, err := store.InstallBus(db); err != nil {
+		log.Error().Err(err).Msg("no change bus: every request reads its identity from the database")
+	}
 	a.Audit = audit.New(db, clk, audit.Signing{
 		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
 	})
-	hasher := security.NewHasher(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashWait)
+	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
 	a.Directory = directory.New(db, clk)
 	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.
-	a.Security = security.New(db, clk, hasher, SecurityOptions(cfg), policy.Guard)
+	secOpts := SecurityOptions(cfg)
+	secOpts.Metrics = a.Metrics
+	a.Security = security.New(db, clk, hasher, secOpts, policy.Guard)
 	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, URLTemplate: cfg.OnBehalfURLTemplate()})
-	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes},
-		commerce.InvoiceGateway{}, commerce.TestCardGateway{})
-	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce}
+	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
+	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
+	if cfg.TestCardGateway {
+		gateways = append(gateways, commerce.TestCardGateway{})
+	}
+	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes}, gateways...)
+	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))
+	if err != nil {
+		panic(fmt.Sprintf("integrations: %v", err)) // the settings were validated by config.Load
+	}
+	a.Integrations = integ
+	a.ServiceTokens = servicetoken.New(db, clk, a.Security, a.Audit, servicetoken.Options{
+		Issuer: cfg.ServiceTokenIssuer, Audiences: cfg.ServiceAudiences, TTL: cfg.ServiceTokenTTL,
+		Rotation: cfg.ServiceKeyRotation, KeySecret: cfg.ServiceKeySecret, Metrics: a.Metrics,
+	})
+	a.registerCollectors()
+	r := &resolvers.Resolver{Config: cfg, Security: a.Security, Directory: a.Directory, Audit: a.Audit, OnBehalf: a.OnBehalf, Commerce: a.Commerce, Integrations: a.Integrations}
 	a.Handler = graph.NewHandler(graph.Deps{
-		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security,
-		Loaders: loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
+		Config: cfg, DB: db, Log: log, Resolver: r, Audit: a.Audit, Security: a.Security, Events: a.Integrations,
+		Loaders:       loaders.Fetchers{Users: a.Security.UsersByIDs, Organizations: a.Directory.OrganizationsByIDs},
+		ServiceTokens: a.ServiceTokens, Metrics: a.Metrics, Tracer: o.tracer,
 	})
 	return a
 }
 
 // Sweep deletes what has outlived its use: idempotency keys past their lifetime (tickets are swept
-// as new ones are issued). It returns how many rows went.
+// as new ones are issued). It returns how many rows went. With several replicas on one database only
+// one sweeps at a time: the others find the advisory lock taken and skip this round.
 func (a *App) Sweep(ctx context.Context) (int64, error) {
-	return a.Commerce.PurgeIdempotencyKeys(ctx)
+	var n int64
+	err := store.RunInTx(ctx, a.DB, func(ctx context.Context) error {
+		ok, err := store.TryXactLock(ctx, a.DB, store.LockSweep)
+		if err != nil || !ok {
+			return err
+		}
+		n, err = a.Commerce.PurgeIdempotencyKeys(ctx)
+		return err
+	})
+	return n, err
 }
 
 // RunSweeper calls Sweep every interval until ctx ends, logging what it removed.

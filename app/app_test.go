@@ -14,6 +14,7 @@ import (
 
 // TestSweepRemovesExpiredIdempotencyKeys: keys older than their 24h lifetime go, younger ones stay.
 func TestSweepRemovesExpiredIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		carla := env.CreateUser("carla", []string{"customer"}, nil)
@@ -30,7 +31,7 @@ func TestSweepRemovesExpiredIdempotencyKeys(t *testing.T) {
 			t.Fatalf("Sweep = %d, %v; want 1 key removed", n, err)
 		}
 		var left int64
-		db.Model(&model.IdempotencyKey{}).Count(&left)
+		dbtest.Must(t, db.Model(&model.IdempotencyKey{}).Count(&left))
 		if left != 2 {
 			t.Fatalf("%d keys left, want 2", left)
 		}

@@ -20,8 +20,8 @@ import (
 
 // Outcomes.
 const (
-	Success = "SUCCESS"
-	Failure = "FAILURE"
+	Success = model.AuditSuccess
+	Failure = model.AuditFailure
 )
 
 // Service records and lists audit events.
@@ -71,6 +71,9 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	m := reqctx.From(ctx)
 	if ev.RequestID == "" {
 		ev.RequestID = m.RequestID
+	}
+	if ev.ClientRequestID == "" {
+		ev.ClientRequestID = m.ClientRequestID
 	}
 	if ev.IP == "" {
 		ev.IP = m.IP
@@ -241,7 +244,7 @@ type Filter struct {
 	ActorID   *string
 	SubjectID *string
 	Action    *string
-	Outcome   *string // SUCCESS or FAILURE
+	Outcome   *model.AuditOutcome
 	OnBehalf  *bool
 	From      *time.Time
 	To        *time.Time

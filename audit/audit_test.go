@@ -6,6 +6,7 @@ import (
 )
 
 func TestRedactArgs(t *testing.T) {
+	t.Parallel()
 	type input struct {
 		Login    string `json:"login"`
 		Password string `json:"password"`

@@ -43,7 +43,7 @@ func Canonical(ev *model.AuditEvent) []byte {
 	b = encBool(b, ev.OnBehalf)
 	b = encOpt(b, ev.SessionID)
 	b = encStr(b, ev.Reason)
-	b = encStr(b, ev.Outcome)
+	b = encStr(b, string(ev.Outcome))
 	b = encStr(b, ev.ErrorCode)
 	b = encStr(b, ev.Operation)
 	b = encStr(b, ev.Arguments)

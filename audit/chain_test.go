@@ -64,6 +64,7 @@ func verify(t *testing.T, db *gorm.DB, cp *audit.Checkpoint) *audit.Result {
 }
 
 func TestChainLinksEveryEvent(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		svc := audit.New(db, clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 123456789, time.UTC)))
 		record(t, svc, 5)
@@ -115,6 +116,7 @@ func TestCanonicalEncodingCoversEveryField(t *testing.T) {
 // TestVerifyDetectsTampering: each way of rewriting the trail is reported with its kind and the first
 // broken seq, on both databases, by an intruder who bypassed the append-only triggers.
 func TestVerifyDetectsTampering(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		tamper func(t *testing.T, db *gorm.DB)
@@ -202,6 +204,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // TestAuditTableRefusesRewrites: the triggers refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of
 // chained events to everyone, the owner included.
 func TestAuditTableRefusesRewrites(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		record(t, audit.New(db, clock.Real{}), 2)
 		stmts := []string{"UPDATE audit_events SET actor_login = 'x' WHERE seq = 1", "DELETE FROM audit_events WHERE seq = 2"}
@@ -222,6 +225,7 @@ func TestAuditTableRefusesRewrites(t *testing.T) {
 // TestSealChainsOlderEvents: events recorded before the chain existed (no seq) are chained by Seal,
 // which the trigger allows once, content unchanged.
 func TestSealChainsOlderEvents(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		svc := audit.New(db, clock.Real{})
 		record(t, svc, 2)
@@ -247,6 +251,7 @@ func TestSealChainsOlderEvents(t *testing.T) {
 
 // TestExportVerifies: an export carries the hashes, verifies on its own, and an edit to it is caught.
 func TestExportVerifies(t *testing.T) {
+	t.Parallel()
 	db := dbtest.SQLite(t)
 	record(t, audit.New(db, clock.Real{}), 4)
 	var buf bytes.Buffer
@@ -269,5 +274,65 @@ func TestExportVerifies(t *testing.T) {
 	res, err = audit.Verify(context.Background(), audit.FileSource{Path: path}, 1, nil)
 	if err != nil || res.Break == nil || res.Break.Seq != 1 || res.Break.Kind != audit.Edited {
 		t.Fatalf("tampered export: %+v %v", res, err)
+	}
+}
+
+// TestCheckpointsEveryNEventsAndTick: the signer signs after every N events and on each tick, and
+// does not sign a head twice.
+func TestCheckpointsEveryNEventsAndTick(t *testing.T) {
+	t.Parallel()
+	db := dbtest.SQLite(t)
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := make(chan *audit.Checkpoint)
+	svc := audit.New(db, clock.Real{}, audit.Signing{Key: key, EveryN: 3, Signed: func(cp *audit.Checkpoint) { signed <- cp }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tick := make(chan time.Time)
+	go svc.RunCheckpoints(ctx, tick)
+	record(t, svc, 3) // the third event wakes the signer
+	if cp := <-signed; cp == nil || cp.Seq != 3 {
+		t.Fatalf("after 3 events: %+v", cp)
+	}
+	record(t, svc, 1)
+	tick <- time.Now()
+	if cp := <-signed; cp == nil || cp.Seq != 4 {
+		t.Fatalf("after a tick: %+v", cp)
+	}
+	tick <- time.Now()
+	if cp := <-signed; cp == nil || cp.Seq != 4 {
+		t.Fatalf("idle tick: %+v", cp)
+	}
+	var n int64
+	dbtest.Must(t, db.Model(&audit.Checkpoint{}).Count(&n))
+	if n != 2 {
+		t.Fatalf("%d checkpoints stored, want 2", n)
+	}
+	latest, err := svc.LatestCheckpoint(context.Background())
+	if err != nil || latest.Seq != 4 || audit.VerifyCheckpoint(latest, key.Public().(ed25519.PublicKey)) != nil {
+		t.Fatalf("latest %+v %v", latest, err)
+	}
+}
+
+// TestLoadKeyGeneratesOnce: the key file is generated once (mode 0600) and read back the same.
+func TestLoadKeyGeneratesOnce(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "behalf-audit.key")
+	if _, err := audit.LoadKey(path, false); err == nil {
+		t.Fatal("a missing key file was accepted without create")
+	}
+	k1, err := audit.LoadKey(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v %v", st.Mode(), err)
+	}
+	k2, err := audit.LoadKey(path, true)
+	if err != nil || !k1.Equal(k2) {
+		t.Fatalf("reloaded key differs: %v", err)
 	}
 }

@@ -95,6 +95,9 @@ type Signing struct {
 	Key      ed25519.PrivateKey // nil: no checkpoints
 	EveryN   int64              // sign after every N events (0: only by time)
 	Interval time.Duration      // and at least this often while events arrive (0: only by count)
+	// Signed, if set, is called after each signing round of RunCheckpoints with the latest
+	// checkpoint (for metrics, and for tests to wait on).
+	Signed func(*Checkpoint)
 }
 
 // CanSign reports whether the service has a signing key.
@@ -151,17 +154,13 @@ func (s *Service) LatestCheckpoint(ctx context.Context) (*Checkpoint, error) {
 	return &cps[0], nil
 }
 
-// RunCheckpoints signs the head every Signing.Interval and whenever Signing.EveryN events were
-// appended, until ctx ends. Without a key it returns at once.
-func (s *Service) RunCheckpoints(ctx context.Context) {
+// RunCheckpoints signs the head on every tick (the server ticks every Signing.Interval) and whenever
+// Signing.EveryN events were appended, until ctx ends; a head already signed is not signed again.
+// (An event appended inside a mutation wakes it before that mutation commits; the next round then
+// signs it.) Without a key it returns at once.
+func (s *Service) RunCheckpoints(ctx context.Context, tick <-chan time.Time) {
 	if s.signing.Key == nil {
 		return
-	}
-	var tick <-chan time.Time
-	if s.signing.Interval > 0 {
-		t := time.NewTicker(s.signing.Interval)
-		defer t.Stop()
-		tick = t.C
 	}
 	for {
 		select {
@@ -170,8 +169,22 @@ func (s *Service) RunCheckpoints(ctx context.Context) {
 		case <-tick:
 		case <-s.wake:
 		}
-		if _, err := s.SignHead(ctx); err != nil && ctx.Err() == nil {
+		cp, err := s.SignHead(ctx)
+		if err != nil && ctx.Err() == nil {
 			zerolog.Ctx(ctx).Error().Err(err).Msg("audit checkpoint failed")
 		}
+		if err == nil && s.signing.Signed != nil {
+			s.signing.Signed(cp)
+		}
 	}
+}
+
+// CheckpointTicker returns the ticks RunCheckpoints needs for Signing.Interval (nil: none) and its
+// stop function.
+func (s *Service) CheckpointTicker() (<-chan time.Time, func()) {
+	if s.signing.Interval <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTicker(s.signing.Interval)
+	return t.C, t.Stop
 }

@@ -14,6 +14,7 @@ import (
 // TestAuditEventFilters: auditEvents filters by actor, subject, action, on-behalf flag and time
 // range (from inclusive, to exclusive), newest first, paginated, for audit:read only.
 func TestAuditEventFilters(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		_, admin := env.UserWithToken("alice.admin", security.RoleAdministrator)

@@ -60,7 +60,7 @@ func BenchmarkProductsSearch(b *testing.B) {
 			}
 		}
 		if store.Dialect(f.db) == store.Postgres {
-			f.db.Exec("ANALYZE products")
+			dbtest.Must(b, f.db.Exec("ANALYZE products"))
 		}
 		ctx := f.as(f.user("carla", security.RoleCustomer))
 		search := "glov nitr"

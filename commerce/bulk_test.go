@@ -30,6 +30,7 @@ func XLSX(t testing.TB, rows [][]any) []byte {
 }
 
 func TestParseFile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		file string
@@ -84,6 +85,7 @@ func TestParseFile(t *testing.T) {
 }
 
 func TestParseQuantity(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want int
@@ -101,6 +103,7 @@ func TestParseQuantity(t *testing.T) {
 }
 
 func TestLooksLikeCardNumber(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want bool
@@ -117,6 +120,7 @@ func TestLooksLikeCardNumber(t *testing.T) {
 }
 
 func TestDemoCatalogIsValid(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	if len(demoProducts) < 45 {
 		t.Errorf("demo catalog has %d products, want about 50", len(demoProducts))

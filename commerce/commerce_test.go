@@ -14,6 +14,7 @@ import (
 )
 
 func TestCreateProduct(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		admin := f.user("admin", security.RoleAdministrator)
@@ -54,6 +55,7 @@ func TestCreateProduct(t *testing.T) {
 }
 
 func TestProductsSearch(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		admin := f.user("admin", security.RoleAdministrator)
@@ -80,6 +82,7 @@ func TestProductsSearch(t *testing.T) {
 }
 
 func TestCart(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -156,6 +159,7 @@ func TestCart(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func TestCartIsPerCustomerAndStamped(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -167,7 +171,7 @@ func TestCartIsPerCustomerAndStamped(t *testing.T) {
 			t.Errorf("on-behalf cart stamped %+v", c.Stamp)
 		}
 		var line model.CartItem
-		db.Take(&line, "cart_id = ?", c.ID)
+		dbtest.Must(t, db.Take(&line, "cart_id = ?", c.ID))
 		if line.CreatedBy != "sam" || line.OperatorID == nil {
 			t.Errorf("cart line stamped %+v", line.Stamp)
 		}
@@ -182,6 +186,7 @@ func TestCartIsPerCustomerAndStamped(t *testing.T) {
 }
 
 func TestPlaceOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -233,6 +238,7 @@ func TestPlaceOrder(t *testing.T) {
 }
 
 func TestOrderVisibility(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -272,6 +278,7 @@ func TestOrderVisibility(t *testing.T) {
 }
 
 func TestPayOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -281,10 +288,10 @@ func TestPayOrder(t *testing.T) {
 			must(f.svc.AddToCart(ctx, "A-1", 2))
 			return must(f.svc.PlaceOrder(ctx, "o-"+model.NewID()))
 		}
-		pay := func(o *model.Order, key, method string, token *string) (*model.Payment, error) {
+		pay := func(o *model.Order, key string, method model.PaymentMethod, token *string) (*model.Payment, error) {
 			return f.svc.PayOrder(ctx, PayOrderInput{OrderID: o.ID, IdempotencyKey: key, Method: method, Token: token})
 		}
-		status := func(o *model.Order) string {
+		status := func(o *model.Order) model.OrderStatus {
 			return must(f.svc.Order(ctx, o.ID)).Status
 		}
 
@@ -322,7 +329,7 @@ func TestPayOrder(t *testing.T) {
 		// Refusals before anything is stored.
 		o3 := place()
 		for name, tc := range map[string]struct {
-			method string
+			method model.PaymentMethod
 			token  *string
 			code   apperr.Code
 		}{

@@ -243,6 +243,7 @@ func confirmedOnBehalf(t *testing.T, env *apptest.Env, customer, staff *model.Us
 // member, and the audit trail names the staff member as actor and the customer as subject. The
 // scoped session is opened directly and through loginOnBehalf/confirmOnBehalf.
 func TestStorefrontOnBehalf(t *testing.T) {
+	t.Parallel()
 	for name, open := range map[string]func(*testing.T, *apptest.Env, *model.User, *model.User, string) (string, *model.Session){
 		"session": onBehalfToken, "confirmOnBehalf": confirmedOnBehalf,
 	} {
@@ -318,6 +319,7 @@ func storefrontOnBehalf(t *testing.T, open func(*testing.T, *apptest.Env, *model
 // TestStorefrontOwnSession: the same flow in the customer's own session has no operator, and the
 // customer is both actor and subject.
 func TestStorefrontOwnSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		_, adminToken := env.UserWithToken("alice.admin", security.RoleAdministrator)
@@ -351,6 +353,7 @@ func TestStorefrontOwnSession(t *testing.T) {
 // TestFailedOrderLeavesNothing: placeOrder whose second line is out of stock rolls back the first
 // line's reservation and everything else, and the failure is audited on its own.
 func TestFailedOrderLeavesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		_, adminToken := env.UserWithToken("alice.admin", security.RoleAdministrator)
@@ -374,7 +377,7 @@ func TestFailedOrderLeavesNothing(t *testing.T) {
 		}
 		stock := map[string]int{}
 		var ps []model.Product
-		db.Find(&ps)
+		dbtest.Must(t, db.Find(&ps))
 		for _, p := range ps {
 			stock[p.SKU] = p.Stock
 		}
@@ -402,6 +405,7 @@ func TestFailedOrderLeavesNothing(t *testing.T) {
 // TestMultipartUpload: multipart requests need a preflight header (CSRF), the file size is limited,
 // bad lines are reported while good ones are added, and XLSX works like CSV.
 func TestMultipartUpload(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db, func(c *config.Config) { c.UploadMaxBytes = 8192 })
 		_, adminToken := env.UserWithToken("alice.admin", security.RoleAdministrator)
@@ -485,6 +489,7 @@ func TestMultipartUpload(t *testing.T) {
 
 // TestDemoSampleFile: the sample spreadsheet orders from the demo catalog in one go.
 func TestDemoSampleFile(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		logins, err := demoLoad(env)
@@ -492,7 +497,7 @@ func TestDemoSampleFile(t *testing.T) {
 			t.Fatalf("demo load: %v", err)
 		}
 		var n int64
-		db.Model(&model.Product{}).Count(&n)
+		dbtest.Must(t, db.Model(&model.Product{}).Count(&n))
 		if n < 45 {
 			t.Errorf("demo catalog has %d products", n)
 		}
@@ -538,6 +543,7 @@ func TestDemoSampleFile(t *testing.T) {
 // are redacted in the audit trail; a decline is returned as a DECLINED payment; a paid order cannot be
 // paid again.
 func TestCardPaymentOverGraphQL(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		_, admin := env.UserWithToken("alice.admin", security.RoleAdministrator)
@@ -577,7 +583,7 @@ func TestCardPaymentOverGraphQL(t *testing.T) {
 			t.Errorf("same key, other token: %s", r.Raw)
 		}
 		var rows []model.Payment
-		db.Find(&rows)
+		dbtest.Must(t, db.Find(&rows))
 		if len(rows) != 2 {
 			t.Errorf("%d payment rows, want the declined and the successful one", len(rows))
 		}

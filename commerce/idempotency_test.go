@@ -14,6 +14,7 @@ import (
 )
 
 func TestPlaceOrderIdempotency(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -57,6 +58,7 @@ func TestPlaceOrderIdempotency(t *testing.T) {
 }
 
 func TestPayOrderIdempotency(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -94,6 +96,7 @@ func TestPayOrderIdempotency(t *testing.T) {
 // TestConcurrentDuplicatePlaceOrder fires the same placeOrder request from many goroutines: exactly one
 // order results and every caller gets it.
 func TestConcurrentDuplicatePlaceOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -136,6 +139,7 @@ func TestConcurrentDuplicatePlaceOrder(t *testing.T) {
 
 // TestConcurrentDuplicatePayOrder: the same payment request in parallel charges once.
 func TestConcurrentDuplicatePayOrder(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		carla := f.user("carla", security.RoleCustomer)
@@ -172,6 +176,7 @@ func TestConcurrentDuplicatePayOrder(t *testing.T) {
 // TestLastUnitConcurrency: 20 customers order the last unit at once; exactly one gets it, the others
 // CONFLICT, and stock never goes negative.
 func TestLastUnitConcurrency(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db)
 		f.product("LAST-1", "99", 1)

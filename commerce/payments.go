@@ -30,7 +30,7 @@ type ChargeRequest struct {
 // ChargeResult is the gateway's answer: Status is one of model.PaymentPending, PaymentSucceeded or
 // PaymentDeclined; DeclineCode says why a charge was declined.
 type ChargeResult struct {
-	Status      string
+	Status      model.PaymentStatus
 	Reference   string
 	DeclineCode string
 }
@@ -39,7 +39,7 @@ type ChargeResult struct {
 // (a malformed token: BAD_USER_INPUT) or outages; a declined charge is a result, not an error.
 type PaymentGateway interface {
 	// Method is the PaymentMethod this gateway serves (model.PaymentInvoice, model.PaymentCard).
-	Method() string
+	Method() model.PaymentMethod
 	// Charge asks the gateway to collect req.Amount.
 	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
 }
@@ -49,7 +49,7 @@ type PaymentGateway interface {
 type InvoiceGateway struct{}
 
 // Method implements PaymentGateway.
-func (InvoiceGateway) Method() string { return model.PaymentInvoice }
+func (InvoiceGateway) Method() model.PaymentMethod { return model.PaymentInvoice }
 
 // Charge implements PaymentGateway: the invoice is issued, the payment pending.
 func (InvoiceGateway) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
@@ -63,7 +63,7 @@ func (InvoiceGateway) Charge(ctx context.Context, req ChargeRequest) (ChargeResu
 type TestCardGateway struct{}
 
 // Method implements PaymentGateway.
-func (TestCardGateway) Method() string { return model.PaymentCard }
+func (TestCardGateway) Method() model.PaymentMethod { return model.PaymentCard }
 
 // Charge implements PaymentGateway.
 func (TestCardGateway) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
@@ -106,8 +106,9 @@ func LooksLikeCardNumber(s string) bool {
 
 // PayOrderInput is what payOrder takes.
 type PayOrderInput struct {
-	OrderID, IdempotencyKey, Method string
-	Token                           *string
+	OrderID, IdempotencyKey string
+	Method                  model.PaymentMethod
+	Token                   *string
 }
 
 // PayOrder pays one of the caller's orders through the method's gateway. INVOICE leaves the payment
@@ -142,7 +143,7 @@ func (s *Service) PayOrder(ctx context.Context, in PayOrderInput) (*model.Paymen
 		return nil, apperr.Input("paymentToken", "a card payment needs a paymentToken")
 	}
 	tokenHash := sha256.Sum256([]byte(token))
-	hash := requestHash(scopePayOrder, in.OrderID, in.Method, hex.EncodeToString(tokenHash[:]))
+	hash := requestHash(scopePayOrder, in.OrderID, string(in.Method), hex.EncodeToString(tokenHash[:]))
 	return idempotent(ctx, s, cid, scopePayOrder, in.IdempotencyKey, hash, func(ctx context.Context) (string, error) {
 		p, err := s.pay(ctx, cid, in.OrderID, gw, token)
 		if err != nil {
@@ -189,7 +190,7 @@ func (s *Service) pay(ctx context.Context, customerID, orderID string, gw Paymen
 	if err := db.Create(p).Error; err != nil {
 		return nil, err
 	}
-	status := ""
+	var status model.OrderStatus
 	switch res.Status {
 	case model.PaymentSucceeded:
 		status = model.OrderPaid
@@ -197,7 +198,7 @@ func (s *Service) pay(ctx context.Context, customerID, orderID string, gw Paymen
 		status = model.OrderAwaitingPayment
 	case model.PaymentDeclined:
 	default:
-		return nil, errors.New("commerce: gateway returned unknown status " + res.Status)
+		return nil, errors.New("commerce: gateway returned unknown status " + string(res.Status))
 	}
 	if status != "" {
 		if err := db.Model(&model.Order{ID: o.ID}).Updates(map[string]any{"status": status, "updated_at": now}).Error; err != nil {

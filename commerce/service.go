@@ -12,6 +12,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/internal/clock"
+	"behalf/model"
 	"behalf/security"
 
 	"gorm.io/gorm"
@@ -43,7 +44,7 @@ type Service struct {
 	db       *gorm.DB
 	clock    clock.Clock
 	opt      Options
-	gateways map[string]PaymentGateway
+	gateways map[model.PaymentMethod]PaymentGateway
 }
 
 // New returns the commerce service paying through gateways (one per payment method).
@@ -57,7 +58,7 @@ func New(db *gorm.DB, c clock.Clock, opt Options, gateways ...PaymentGateway) *S
 	if opt.IdempotencyTTL < DefaultKeyTTL {
 		opt.IdempotencyTTL = DefaultKeyTTL
 	}
-	s := &Service{db: db, clock: c, opt: opt, gateways: map[string]PaymentGateway{}}
+	s := &Service{db: db, clock: c, opt: opt, gateways: map[model.PaymentMethod]PaymentGateway{}}
 	for _, g := range gateways {
 		s.gateways[g.Method()] = g
 	}
@@ -101,4 +102,11 @@ func validKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// Accepts reports whether a gateway for the payment method is configured (the test card gateway is
+// left out in production unless BEHALF_TEST_CARD_GATEWAY=true).
+func (s *Service) Accepts(method model.PaymentMethod) bool {
+	_, ok := s.gateways[method]
+	return ok
 }

@@ -17,6 +17,7 @@ var (
 )
 
 func TestSampleSpreadsheets(t *testing.T) {
+	t.Parallel()
 	csvData, err := os.ReadFile(sampleCSV)
 	if err != nil {
 		t.Fatal(err)

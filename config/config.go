@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"runtime"
@@ -31,6 +32,9 @@ type Config struct {
 	OnBehalfTicketTTL   time.Duration
 	OnBehalfConsent     string
 	LastSeenInterval    time.Duration
+	IdentityCacheSize   int
+	ChangeHeartbeat     time.Duration
+	ListenDB            string
 	MaxConcurrentHashes int
 	HashWait            time.Duration
 	DBMaxOpenConns      int
@@ -43,6 +47,12 @@ type Config struct {
 	LogFormat           string
 	ShutdownTimeout     time.Duration
 	UploadMaxBytes      int64
+	MetricsAddr         string
+	ServiceAudiences    []string
+	ServiceTokenIssuer  string
+	ServiceTokenTTL     time.Duration
+	ServiceKeyRotation  time.Duration
+	ServiceKeySecret    string
 
 	// Abuse and fault limits (issue 12).
 	MaxBodyBytes       int64
@@ -59,6 +69,16 @@ type Config struct {
 	LoginIPWindow      time.Duration
 	TrustedProxies     []netip.Prefix
 	TestCardGateway    bool
+	HashQueue          int
+	// Integrations (webhooks and e-mail through the outbox).
+	SMTPURL              string
+	SMTPFrom             string
+	WebhookAllowPrivate  bool
+	WebhookTimeout       time.Duration
+	WebhookMaxAttempts   int
+	WebhookBackoff       time.Duration
+	WebhookSecretOverlap time.Duration
+	OutboxPollInterval   time.Duration
 	// Audit trail (issue 8).
 	AuditKeyFile            string
 	AuditCheckpointEvents   int
@@ -167,8 +187,18 @@ var Settings = []Setting{
 	{"onbehalf-idle", "BEHALF_ONBEHALF_IDLE", "15m", "idle timeout of a login-on-behalf session", dur(func(c *Config) *time.Duration { return &c.OnBehalfIdle }, time.Minute, 24*time.Hour)},
 	{"onbehalf-ticket-ttl", "BEHALF_ONBEHALF_TICKET_TTL", "2m", "lifetime of a login-on-behalf ticket (at most 10m)", dur(func(c *Config) *time.Duration { return &c.OnBehalfTicketTTL }, 10*time.Second, 10*time.Minute)},
 	{"onbehalf-consent", "BEHALF_ONBEHALF_CONSENT", "opt-out", "opt-out (allowed unless the customer refuses) or opt-in", oneOf(func(c *Config) *string { return &c.OnBehalfConsent }, "opt-out", "opt-in")},
-	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often a busy session's last-seen stamp is written", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
-	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(2 * runtime.NumCPU()), "password hashes computed at once; beyond, TOO_MANY_REQUESTS", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"last-seen-interval", "BEHALF_LAST_SEEN_INTERVAL", "1m", "how often the last-seen and last-used stamps of busy sessions and API keys are written (one statement per interval)", dur(func(c *Config) *time.Duration { return &c.LastSeenInterval }, time.Second, time.Hour)},
+	{"identity-cache-size", "BEHALF_IDENTITY_CACHE_SIZE", "10000", "credentials whose identity is kept in memory (0: read the database on every request)", integer(func(c *Config) *int { return &c.IdentityCacheSize }, 0)},
+	{"change-heartbeat", "BEHALF_CHANGE_HEARTBEAT", "1s", "PostgreSQL: how often the change listener checks its connection; silent for two, the identity cache is bypassed", dur(func(c *Config) *time.Duration { return &c.ChangeHeartbeat }, 10*time.Millisecond, time.Minute)},
+	{"listen-db", "BEHALF_LISTEN_DB", "", "PostgreSQL: DSN of a direct connection for the change listener (default: the --db DSN); set it when --db goes through PgBouncer in transaction mode", func(c *Config, v string) error {
+		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return fmt.Errorf("must be a postgres:// URL")
+		}
+		c.ListenDB = v
+		return nil
+	}},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once (one per core); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(2 * runtime.NumCPU()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with Retry-After", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
 	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},
@@ -195,6 +225,26 @@ var Settings = []Setting{
 		c.UploadMaxBytes = n
 		return nil
 	}},
+	{"metrics-addr", "BEHALF_METRICS_ADDR", "", "listen address of the Prometheus /metrics endpoint (off when empty)", func(c *Config, v string) error { c.MetricsAddr = v; return nil }},
+	{"service-audiences", "BEHALF_SERVICE_AUDIENCES", "", "comma-separated audiences a session token may be exchanged for at POST /oauth/token", func(c *Config, v string) error {
+		c.ServiceAudiences = nil
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				c.ServiceAudiences = append(c.ServiceAudiences, a)
+			}
+		}
+		return nil
+	}},
+	{"service-token-issuer", "BEHALF_SERVICE_TOKEN_ISSUER", "behalf", "iss claim of service tokens (e.g. this server's public URL)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("must not be empty")
+		}
+		c.ServiceTokenIssuer = v
+		return nil
+	}},
+	{"service-token-ttl", "BEHALF_SERVICE_TOKEN_TTL", "5m", "lifetime of a service token (at most 5m)", dur(func(c *Config) *time.Duration { return &c.ServiceTokenTTL }, 10*time.Second, 5*time.Minute)},
+	{"service-key-rotation", "BEHALF_SERVICE_KEY_ROTATION", "24h", "how long a service-token signing key signs before a new one takes over", dur(func(c *Config) *time.Duration { return &c.ServiceKeyRotation }, 10*time.Minute, 90*24*time.Hour)},
+	{"service-key-secret", "BEHALF_SERVICE_KEY_SECRET", "", "secret sealing the service-token signing keys in the database (AES-256-GCM); stored unsealed when empty", func(c *Config, v string) error { c.ServiceKeySecret = v; return nil }},
 	{"max-body-bytes", "BEHALF_MAX_BODY_BYTES", "1048576", "largest JSON request body (multipart bodies: the upload limit); beyond, 413 QUERY_TOO_LARGE", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
@@ -244,6 +294,36 @@ var Settings = []Setting{
 		c.TestCardGateway = b
 		return nil
 	}},
+	{"smtp-url", "BEHALF_SMTP_URL", "", "SMTP server for e-mail to customers, smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…; empty: no e-mail", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+				return fmt.Errorf("must look like smtp://user:pass@host:587 or smtps://user:pass@host:465")
+			}
+		}
+		c.SMTPURL = v
+		return nil
+	}},
+	{"smtp-from", "BEHALF_SMTP_FROM", "", "From address of e-mails (default behalf@<SMTP host>)", func(c *Config, v string) error {
+		if _, err := mail.ParseAddress(v); v != "" && err != nil {
+			return fmt.Errorf("must be an e-mail address")
+		}
+		c.SMTPFrom = v
+		return nil
+	}},
+	{"webhook-allow-private", "BEHALF_WEBHOOK_ALLOW_PRIVATE", "false", "allow webhook targets on private, loopback and link-local addresses", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		c.WebhookAllowPrivate = b
+		return nil
+	}},
+	{"webhook-timeout", "BEHALF_WEBHOOK_TIMEOUT", "10s", "time limit of one webhook or e-mail delivery attempt", dur(func(c *Config) *time.Duration { return &c.WebhookTimeout }, 100*time.Millisecond, 5*time.Minute)},
+	{"webhook-max-attempts", "BEHALF_WEBHOOK_MAX_ATTEMPTS", "8", "delivery attempts before an event is dead-lettered (DEAD)", integer(func(c *Config) *int { return &c.WebhookMaxAttempts }, 1)},
+	{"webhook-backoff", "BEHALF_WEBHOOK_BACKOFF", "30s", "delay before the first retry, doubled after each failure (at most 1h), with jitter", dur(func(c *Config) *time.Duration { return &c.WebhookBackoff }, time.Millisecond, time.Hour)},
+	{"webhook-secret-overlap", "BEHALF_WEBHOOK_SECRET_OVERLAP", "24h", "how long a rotated-out webhook secret keeps signing next to the new one", dur(func(c *Config) *time.Duration { return &c.WebhookSecretOverlap }, time.Minute, 30*24*time.Hour)},
+	{"outbox-poll-interval", "BEHALF_OUTBOX_POLL_INTERVAL", "5s", "how often the outbox dispatcher looks for due deliveries (it also wakes at once after a local commit)", dur(func(c *Config) *time.Duration { return &c.OutboxPollInterval }, 10*time.Millisecond, time.Hour)},
 	{"audit-key-file", "BEHALF_AUDIT_KEY_FILE", "", "Ed25519 key signing audit checkpoints (default: behalf-audit.key beside the embedded database, generated on first start; none on PostgreSQL)", func(c *Config, v string) error { c.AuditKeyFile = v; return nil }},
 	{"audit-checkpoint-events", "BEHALF_AUDIT_CHECKPOINT_EVENTS", "1000", "sign an audit checkpoint after this many events (0: by time only)", integer(func(c *Config) *int { return &c.AuditCheckpointEvents }, 0)},
 	{"audit-checkpoint-interval", "BEHALF_AUDIT_CHECKPOINT_INTERVAL", "10m", "and at least this often while events arrive", dur(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, time.Second, 24*time.Hour)},

@@ -48,15 +48,20 @@ func password() string {
 // Each domain writes its own tables: directory the organizations and contacts, security the users,
 // commerce the catalog.
 func Load(ctx context.Context, db *gorm.DB, sec *security.Service, dir *directory.Service, com *commerce.Service) ([]Login, error) {
-	var n int64
-	if err := db.WithContext(ctx).Model(&model.Organization{}).Count(&n).Error; err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		return nil, nil
-	}
 	var out []Login
 	err := store.RunInTx(ctx, db, func(ctx context.Context) error {
+		// Replicas starting together on one empty database: the first loads, the others wait for its
+		// commit under the lock and then find the organizations.
+		if err := store.XactLock(ctx, db, store.LockDemoData); err != nil {
+			return err
+		}
+		var n int64
+		if err := store.Conn(ctx, db).Model(&model.Organization{}).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
 		orgs := map[string]*model.Organization{}
 		for _, name := range []string{"Acme Industrial Supply", "Northwind Laboratories"} {
 			o, err := dir.CreateOrganizationUnchecked(ctx, name)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestDemoDataLoadsOnceAndLogsIn(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		ctx := context.Background()
@@ -22,8 +23,8 @@ func TestDemoDataLoadsOnceAndLogsIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		var orgs, contacts int64
-		db.Model(&model.Organization{}).Count(&orgs)
-		db.Model(&model.Contact{}).Count(&contacts)
+		dbtest.Must(t, db.Model(&model.Organization{}).Count(&orgs))
+		dbtest.Must(t, db.Model(&model.Contact{}).Count(&contacts))
 		roles := map[string]int{}
 		for _, l := range logins {
 			roles[l.Role]++
@@ -40,7 +41,7 @@ func TestDemoDataLoadsOnceAndLogsIn(t *testing.T) {
 		if err != nil || len(again) != 0 {
 			t.Fatalf("second load: %v %v", again, err)
 		}
-		db.Model(&model.Organization{}).Count(&orgs)
+		dbtest.Must(t, db.Model(&model.Organization{}).Count(&orgs))
 		if orgs != 2 {
 			t.Fatalf("second load duplicated data: %d organizations", orgs)
 		}

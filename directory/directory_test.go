@@ -32,6 +32,7 @@ func names(c *model.ContactConnection) []string {
 }
 
 func TestContactSearch(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		ctx := staffCtx(env)
@@ -99,6 +100,7 @@ func TestContactSearch(t *testing.T) {
 }
 
 func TestPaginationEdges(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		ctx := staffCtx(env)
@@ -171,6 +173,7 @@ func TestPaginationEdges(t *testing.T) {
 
 // TestOrganizationMaintainerScope: a maintainer reads only their own organization's members.
 func TestOrganizationMaintainerScope(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db)
 		a, b := env.CreateOrganization("Alpha"), env.CreateOrganization("Beta")

@@ -18,6 +18,7 @@ import (
 // TestPostgresSearchUsesIndexAndCustomPlans: contact search is answered from the GIN index, and
 // connections use custom plans (a cached generic plan cannot see the tsquery and may scan).
 func TestPostgresSearchUsesIndexAndCustomPlans(t *testing.T) {
+	t.Parallel()
 	db := dbtest.Postgres(t)
 	var mode string
 	if err := db.Raw("SHOW plan_cache_mode").Scan(&mode).Error; err != nil || mode != "force_custom_plan" {
@@ -69,7 +70,7 @@ func BenchmarkPostgresSearchLarge(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db.Exec("ANALYZE contacts")
+	dbtest.Must(b, db.Exec("ANALYZE contacts"))
 	for _, term := range []string{"first4999", "last12345", "user99999", "f"} {
 		b.Run(term, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

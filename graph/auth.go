@@ -2,12 +2,14 @@ package graph
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"behalf/apperr"
 	"behalf/security"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // credentialParams are query parameters that would carry a credential in a URL (where it leaks into
@@ -18,9 +20,9 @@ var credentialParams = []string{"access_token", "token", "api_key", "apikey", "k
 // get UNAUTHENTICATED for the whole request rather than silently running as anonymous.
 func authenticate(d Deps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		for _, p := range credentialParams {
-			if q.Has(p) {
+		// Matched case-insensitively: ?Access_Token= leaks into logs just the same.
+		for name := range r.URL.Query() {
+			if slices.Contains(credentialParams, strings.ToLower(name)) {
 				writeError(w, http.StatusBadRequest, apperr.BadUserInput, "credentials are accepted only in the Authorization header")
 				return
 			}
@@ -30,13 +32,13 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token, ok := security.ParseBearer(h)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "use Authorization: Bearer <token>")
 			return
 		}
 		ctx := r.Context()
-		id, err := d.Security.Authenticate(ctx, strings.TrimSpace(token))
+		id, err := d.Security.Authenticate(ctx, token)
 		if err != nil {
 			if apperr.CodeOf(err) == apperr.Unauthenticated {
 				writeError(w, http.StatusUnauthorized, apperr.Unauthenticated, "invalid, expired or revoked credentials")
@@ -46,19 +48,24 @@ func authenticate(d Deps, next http.Handler) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error")
 			return
 		}
-		lc := zerolog.Ctx(ctx).With().Str("user_id", id.Actor().ID)
-		if id.OnBehalf() {
-			lc = lc.Str("operator_id", id.Operator.ID).Str("subject_id", id.User.ID)
+		// The request's logger (already in ctx) gains the identity's fields for every later line.
+		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context {
+			c = c.Str("user_id", id.Actor().ID)
+			if id.OnBehalf() {
+				c = c.Str("operator_id", id.Operator.ID).Str("subject_id", id.User.ID)
+			}
+			if id.Session != nil {
+				c = c.Str("session_id", id.Session.ID)
+			}
+			if id.APIKey != nil {
+				c = c.Str("api_key_id", id.APIKey.ID)
+			}
+			return c
+		})
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(identityAttributes(id)...)
 		}
-		if id.Session != nil {
-			lc = lc.Str("session_id", id.Session.ID)
-		}
-		if id.APIKey != nil {
-			lc = lc.Str("api_key_id", id.APIKey.ID)
-		}
-		l := lc.Logger()
-		zerolog.Ctx(ctx).UpdateContext(func(c zerolog.Context) zerolog.Context { return l.With() })
-		ctx = security.WithIdentity(l.WithContext(ctx), id)
+		ctx = security.WithIdentity(ctx, id)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -12,6 +12,7 @@ import (
 // TestSchemaIsDescribed: every type, field, input field and enum value of the schema carries a
 // description, so GraphiQL's docs explain the whole API.
 func TestSchemaIsDescribed(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../schema/*.graphqls")
 	files = append(files, "../schema.graphqls")
 	var sources []*ast.Source

@@ -5,6 +5,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/audit"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/onbehalf"
 	"behalf/security"
@@ -19,8 +20,9 @@ import (
 // request's identity; the facts the resolver reported from its domain service (audit.Report) are
 // merged in. On failure the transaction rolls back (nothing half-written), then the after-rollback
 // hooks and a FAILURE event, named by the directive's `failure` action when it has one, are
-// committed on their own.
-func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
+// committed on their own. Each recorded event is handed to the emitter in the same transaction (see
+// Emitter), and the emitter woken once that transaction committed.
+func auditDirective(db *gorm.DB, auditor *audit.Service, m *metrics.Metrics, events Emitter) func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 	return func(ctx context.Context, obj any, next graphql.Resolver, action string, failure *string) (any, error) {
 		base := &model.AuditEvent{Action: action}
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
@@ -32,6 +34,7 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 		hooks := &store.Hooks{}
 		ctx = store.WithHooks(ctx, hooks)
 		var res any
+		emitted := false
 		err := store.RunInTx(ctx, db, func(ctx context.Context) error {
 			var err error
 			if res, err = next(ctx); err != nil {
@@ -40,9 +43,17 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 			ev := *base
 			facts.Facts().Apply(&ev)
 			ev.Outcome = audit.Success
-			return auditor.Record(ctx, &ev)
+			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
+				return err
+			}
+			emitted, err = events.Emit(ctx, &ev, res)
+			return err
 		})
 		if err == nil {
+			if emitted {
+				events.Wake()
+			}
 			return res, nil
 		}
 		ev := *base
@@ -55,13 +66,23 @@ func auditDirective(db *gorm.DB, auditor *audit.Service) func(ctx context.Contex
 			ev.Reason = e.Reason
 		}
 		// Failure bookkeeping must not hide the original error: it is logged, and the client gets err.
+		emitted = false
 		if ferr := store.RunInTx(context.WithoutCancel(ctx), db, func(ctx context.Context) error {
 			if err := hooks.Run(ctx); err != nil {
 				return err
 			}
-			return auditor.Record(ctx, &ev)
+			if err := auditor.Record(ctx, &ev); err != nil {
+				m.AuditWriteFailed()
+				return err
+			}
+			var err error
+			emitted, err = events.Emit(ctx, &ev, nil)
+			return err
 		}); ferr != nil {
 			zerolog.Ctx(ctx).Error().Err(ferr).Str("action", ev.Action).Msg("record failed mutation")
+			store.CountLostBookkeeping()
+		} else if emitted {
+			events.Wake()
 		}
 		return nil, err
 	}

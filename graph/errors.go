@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"behalf/apperr"
+	"behalf/reqctx"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rs/zerolog"
@@ -61,6 +62,29 @@ func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="behalf"`)
 	}
+	recordErrorCode(w, string(code))
 	w.WriteHeader(status)
-	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q}}],"data":null}`, msg, code)
+	// The request id middleware set X-Request-Id before any handler ran.
+	_, _ = fmt.Fprintf(w, `{"errors":[{"message":%q,"extensions":{"code":%q,"requestId":%q}}],"data":null}`,
+		msg, code, w.Header().Get("X-Request-Id"))
+}
+
+// annotateError adds the request id to a GraphQL error's extensions (so a client can quote it to
+// support) and notes its code for the access log and the request metrics.
+func annotateError(ctx context.Context, e *gqlerror.Error) *gqlerror.Error {
+	if e == nil {
+		return e
+	}
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	if rid := reqctx.From(ctx).RequestID; rid != "" {
+		e.Extensions["requestId"] = rid
+	}
+	if rl := requestLogFrom(ctx); rl != nil {
+		if code, ok := e.Extensions["code"].(string); ok {
+			rl.addCode(code)
+		}
+	}
+	return e
 }

@@ -22,7 +22,11 @@ import (
 // NewExecutor builds the gqlgen handler with explicit transports and extensions.
 func NewExecutor(d Deps) *handler.Server {
 	cfg := generated.Config{Resolvers: d.Resolver}
-	cfg.Directives.Audit = auditDirective(d.DB, d.Audit)
+	events := d.Events
+	if events == nil {
+		events = noEmitter{}
+	}
+	cfg.Directives.Audit = auditDirective(d.DB, d.Audit, d.Metrics, events)
 	cfg.Directives.DenyOnBehalf = denyOnBehalf(d.Resolver.OnBehalf.Policy)
 	cfg.Directives.DenyApiKey = denyAPIKey(d.Resolver.OnBehalf.Policy)
 	setComplexity(&cfg.Complexity)
@@ -31,25 +35,36 @@ func NewExecutor(d Deps) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
+	srv.AddTransport(unsupportedTransport{}) // last: answers what no transport above took
 	queryCache := lru.New[*ast.QueryDocument](d.Config.QueryCacheSize)
 	srv.SetQueryCache(queryCache)
 	srv.SetParserTokenLimit(d.Config.QueryMaxTokens)
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](d.Config.QueryCacheSize)})
 	// After the persisted-query lookup (which fills in the query), before gqlgen parses and validates.
 	srv.Use(queryLimitsExtension{limits: LimitsFrom(d.Config), cache: queryCache})
+	srv.Use(onePasswordGuess{})
 	srv.Use(extension.FixedComplexityLimit(d.Config.ComplexityLimit))
 	if !d.Config.Production() {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.SetDisableSuggestion(true) // no "Did you mean …": it would reveal the schema
+	}
+	if d.Tracer != nil {
+		srv.Use(newTracer(d.Tracer))
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if oc := graphql.GetOperationContext(ctx); oc != nil {
 			if rl := requestLogFrom(ctx); rl != nil {
-				rl.setOperation(oc.OperationName)
+				name, opType := operationOf(oc)
+				rl.setOperation(name, opType)
 			}
 		}
 		return next(ctx)
 	})
 	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if err := refuseIntrospection(ctx); err != nil {
+			return nil, err
+		}
 		res, err := next(ctx)
 		if err != nil {
 			var ae *apperr.Error
@@ -60,8 +75,9 @@ func NewExecutor(d Deps) *handler.Server {
 		}
 		return res, err
 	})
+	present := presentWithStatus(d.Security.IPRetryAfter())
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
-		return presentError(ctx, err)
+		return annotateError(ctx, present(ctx, err))
 	})
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")

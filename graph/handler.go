@@ -12,12 +12,16 @@ import (
 	"behalf/config"
 	"behalf/graph/graphiql"
 	"behalf/graph/loaders"
+	"behalf/metrics"
 	"behalf/resolvers"
 	"behalf/security"
+	"behalf/servicetoken"
 	"behalf/store"
 
 	"github.com/rs/cors"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 )
 
@@ -30,13 +34,22 @@ type Deps struct {
 	Audit    *audit.Service
 	Security *security.Service
 	Loaders  loaders.Fetchers
+	// Events announces audited changes through the outbox; nil emits nothing.
+	Events Emitter
+	// ServiceTokens serves POST /oauth/token and /.well-known/jwks.json.
+	ServiceTokens *servicetoken.Service
+	// Metrics counts requests; nil counts nothing.
+	Metrics *metrics.Metrics
+	// Tracer, when set, traces requests (otelhttp), operations and resolvers; nil turns tracing off.
+	Tracer trace.TracerProvider
 }
 
-// NewHandler returns the whole HTTP handler: /graphql, /graphiql, /healthz, /readyz.
+// NewHandler returns the whole HTTP handler: /graphql, /graphiql, /healthz, /readyz, /oauth/token and
+// /.well-known/jwks.json.
 func NewHandler(d Deps) http.Handler {
 	exec := NewExecutor(d)
 	mux := http.NewServeMux()
-	gql := limitBody(d.Config.MaxBodyBytes, LimitsFrom(d.Config), requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec))))
+	gql := codedTransportErrors(withStatusHints(d.Config.RequestTimeout, limitBody(d.Config.MaxBodyBytes, LimitsFrom(d.Config), requirePreflightForMultipart(limitMultipart(multipartMax(d.Config), authenticate(d, exec))))))
 	mux.Handle("/graphql", gql)
 	gi := graphiql.Handler("behalf GraphiQL", "/graphql")
 	mux.Handle("/graphiql", gi)
@@ -57,6 +70,10 @@ func NewHandler(d Deps) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	if d.ServiceTokens != nil {
+		mux.Handle("/oauth/token", tokenExchange(d))
+		mux.Handle("/.well-known/jwks.json", jwks(d))
+	}
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/graphiql", http.StatusFound)
 	})
@@ -66,8 +83,14 @@ func NewHandler(d Deps) http.Handler {
 			AllowedOrigins: d.Config.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "GraphQL-Require-Preflight", "Apollo-Require-Preflight", "X-Request-Id"},
+			ExposedHeaders: []string{"X-Request-Id"},
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	return withRequestContext(d.Log, d.Loaders, h)
+	h = clientAddress(d.Config.TrustedProxies, withRequestContext(d.Log, d.Loaders, d.Metrics, h))
+	if d.Tracer != nil {
+		h = otelhttp.NewHandler(h, "behalf", otelhttp.WithTracerProvider(d.Tracer),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r.URL.Path) }))
+	}
+	return h
 }

@@ -13,6 +13,7 @@ import (
 
 	"behalf/config"
 	"behalf/graph"
+	"behalf/graph/querylimit"
 	"behalf/internal/apptest"
 	"behalf/internal/dbtest"
 	"behalf/store"
@@ -87,6 +88,7 @@ func serveDoc(h http.Handler, body []byte) *httptest.ResponseRecorder {
 // is refused with its code, no statement reaches the database (so no resolver ran), and one refusal
 // allocates under 10 MB (the time is logged; BenchmarkRefusals reports both). Not parallel, so that the allocation figures are this test's own.
 func TestAbusiveDocumentsAreRefusedCheaply(t *testing.T) {
+	t.Parallel()
 	db := dbtest.SQLite(t)
 	env := apptest.New(t, db)
 	stmts, err := store.CountStatements(db)
@@ -159,7 +161,7 @@ func TestQueryLimitsAcceptOrdinaryDocuments(t *testing.T) {
 
 func TestQueryLimitsRefuseEachKind(t *testing.T) {
 	t.Parallel()
-	l := graph.QueryLimits{MaxTokens: 200, MaxDepth: 3, MaxWidth: 3, MaxFields: 8, MaxFragments: 2, MaxDirectives: 2}
+	l := querylimit.Limits{MaxTokens: 200, MaxDepth: 3, MaxWidth: 3, MaxFields: 8, MaxFragments: 2, MaxDirectives: 2}
 	for q, code := range map[string]string{
 		`{ a { b { c { d } } } }`: "QUERY_TOO_DEEP",
 		`{ ...A } fragment A on Q { a { ...B } } fragment B on Q { b { c { d } } }`: "QUERY_TOO_DEEP",

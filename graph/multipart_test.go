@@ -11,6 +11,7 @@ import (
 // TestLimitMultipart: oversized multipart bodies are refused with a code, whether or not their length
 // is declared; what passes reaches the next handler intact.
 func TestLimitMultipart(t *testing.T) {
+	t.Parallel()
 	var got string
 	h := limitMultipart(100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

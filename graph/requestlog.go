@@ -10,21 +10,52 @@ import (
 	"time"
 
 	"behalf/graph/loaders"
+	"behalf/metrics"
 	"behalf/reqctx"
 
 	"github.com/rs/zerolog"
 )
 
-// requestLog collects what the access log line reports.
+// requestLog collects what the access log line and the request metrics report.
 type requestLog struct {
 	mu        sync.Mutex
 	operation string
+	opType    string
+	codes     []string
 }
 
-func (l *requestLog) setOperation(op string) {
+func (l *requestLog) setOperation(op, opType string) {
 	l.mu.Lock()
-	l.operation = op
+	l.operation, l.opType = op, opType
 	l.mu.Unlock()
+}
+
+// addCode notes an error code the response carries (each distinct code once, in order).
+func (l *requestLog) addCode(code string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.codes {
+		if c == code {
+			return
+		}
+	}
+	if len(l.codes) < 8 {
+		l.codes = append(l.codes, code)
+	}
+}
+
+func (l *requestLog) snapshot() (op, opType string, codes []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.operation, l.opType, append([]string(nil), l.codes...)
+}
+
+// recordErrorCode notes code in the request log of a response written outside gqlgen (transport and
+// authentication refusals, OAuth errors); w is the access log's writer, or one passing through it.
+func recordErrorCode(w http.ResponseWriter, code string) {
+	if sw, ok := w.(*statusWriter); ok && sw.log != nil {
+		sw.log.addCode(code)
+	}
 }
 
 type requestLogKey struct{}
@@ -38,6 +69,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	log    *requestLog
 }
 
 func (w *statusWriter) WriteHeader(code int) { w.status = code; w.ResponseWriter.WriteHeader(code) }
@@ -73,37 +105,65 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
+// routes are the paths metrics label requests with; any other path is "other".
+var routes = map[string]bool{"/graphql": true, "/oauth/token": true, "/.well-known/jwks.json": true,
+	"/healthz": true, "/readyz": true, "/graphql/schema.graphql": true}
+
+func routeOf(path string) string {
+	if routes[path] {
+		return path
+	}
+	return "other"
+}
+
 // withRequestContext gives every request an id, a logger carrying it, request metadata for the audit
-// trail, per-request loaders, and one access log line (never with headers or query strings, which
-// could carry secrets).
-func withRequestContext(log zerolog.Logger, f loaders.Fetchers, next http.Handler) http.Handler {
+// trail, per-request loaders, one access log line (never with headers or query strings, which could
+// carry secrets) and its metrics.
+func withRequestContext(log zerolog.Logger, f loaders.Fetchers, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := r.Header.Get("X-Request-Id")
-		if !requestIDSafe(rid) {
-			rid = newRequestID()
+		// The server's own id names the request everywhere (logs, audit, errors); a client's
+		// X-Request-Id is kept apart, sanitized, so it can correlate but never impersonate an id.
+		rid := newRequestID()
+		clientRID := r.Header.Get("X-Request-Id")
+		if !requestIDSafe(clientRID) {
+			clientRID = ""
 		}
 		w.Header().Set("X-Request-Id", rid)
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		l := log.With().Str("request_id", rid).Logger()
+		lc := log.With().Str("request_id", rid)
+		if clientRID != "" {
+			lc = lc.Str("client_request_id", clientRID)
+		}
+		l := lc.Logger()
 		rl := &requestLog{}
+		annotateSpan(r.Context(), attrRequestID.String(rid))
 		ctx := l.WithContext(r.Context())
 		ctx = context.WithValue(ctx, requestLogKey{}, rl)
-		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, IP: ip, UserAgent: r.UserAgent()})
+		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, ClientRequestID: clientRID, IP: ip, UserAgent: r.UserAgent()})
 		if f.Users != nil {
 			ctx = loaders.With(ctx, loaders.New(f))
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, log: rl}
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		rl.mu.Lock()
-		op := rl.operation
-		rl.mu.Unlock()
+		op, opType, codes := rl.snapshot()
+		took := time.Since(start)
 		// The logger may have gained identity fields during authentication.
 		zerolog.Ctx(ctx).Info().Str("method", r.Method).Str("path", r.URL.Path).
-			Int("status", sw.status).Int("bytes", sw.bytes).Str("operation", op).
-			Dur("duration", time.Since(start)).Str("ip", ip).Msg("request")
+			Int("status", sw.status).Int("bytes", sw.bytes).Str("operation", op).Str("operation_type", opType).
+			Strs("error_codes", codes).Float64("duration_ms", float64(took.Microseconds())/1000).
+			Str("ip", ip).Msg("request")
+		route := routeOf(r.URL.Path)
+		m.HTTPRequest(route, sw.status, took)
+		if route == "/graphql" && r.Method != http.MethodOptions {
+			code := ""
+			if len(codes) > 0 {
+				code = codes[0]
+			}
+			m.GraphQLRequest(op, opType, code, took)
+		}
 	})
 }

@@ -13,6 +13,7 @@ var auditActionRE = regexp.MustCompile(`^[a-z]+(\.[a-zA-Z]+)+$`)
 // @audit is not its last directive (gqlgen makes the last directive outermost; only then are refusals
 // by the other directives audited too).
 func TestEveryMutationIsAudited(t *testing.T) {
+	t.Parallel()
 	schema := generated.NewExecutableSchema(generated.Config{}).Schema()
 	if schema.Mutation == nil || len(schema.Mutation.Fields) == 0 {
 		t.Fatal("schema has no mutations")

@@ -35,6 +35,7 @@ func rootFields(s *ast.Schema) []*ast.FieldDefinition {
 // session. The rule is visible in the schema as directives; this fails when a field lacks one,
 // including any field later added to schema/sessions.graphqls.
 func TestCredentialFieldsRefuseAPIKeysAndOnBehalf(t *testing.T) {
+	t.Parallel()
 	s := servedSchema()
 	// The lists are the login-on-behalf policy's own, the ones onbehalf's schema test reads too.
 	denyAPIKey, denyOnBehalf := fieldSet(onbehalf.DeniedToAPIKeys), fieldSet(onbehalf.DeniedInSession)
@@ -79,6 +80,7 @@ func fieldSet(names []string) map[string]bool {
 // TestSessionMutationsAudited: each session and API key mutation records its contract action, with
 // @audit last so that directive refusals are recorded too.
 func TestSessionMutationsAudited(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{
 		"revokeSession": "session.revoke", "revokeAllSessions": "session.revokeAll",
 		"changePassword": "auth.password.change", "generateApiKey": "apikey.generate", "revokeApiKey": "apikey.revoke",
@@ -102,6 +104,7 @@ func TestSessionMutationsAudited(t *testing.T) {
 // TestSecretArgumentsRedacted: every argument of the schema that carries a secret (by its name) is
 // redacted from audit rows, so a new secret argument cannot slip into the trail unnoticed.
 func TestSecretArgumentsRedacted(t *testing.T) {
+	t.Parallel()
 	secretName := regexp.MustCompile(`(?i)password|secret|token|ticket`)
 	seen := map[string]bool{}
 	for _, f := range rootFields(servedSchema()) {

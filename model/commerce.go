@@ -93,20 +93,12 @@ func (i *CartItem) LineTotal() *Money {
 	return &Money{Minor: i.Product.PriceMinor * int64(i.Quantity), Currency: i.Product.Currency}
 }
 
-// Order statuses.
-const (
-	OrderPlaced          = "PLACED"
-	OrderAwaitingPayment = "AWAITING_PAYMENT"
-	OrderPaid            = "PAID"
-	OrderCancelled       = "CANCELLED"
-)
-
 // Order is a placed cart: prices are frozen at ordering time.
 type Order struct {
 	ID         string `gorm:"primaryKey"`
 	Number     string
 	CustomerID string
-	Status     string
+	Status     OrderStatus
 	TotalMinor int64
 	Currency   string
 	Stamp
@@ -140,22 +132,13 @@ func (i *OrderItem) LineTotal() *Money {
 	return &Money{Minor: i.UnitPriceMinor * int64(i.Quantity), Currency: i.Currency}
 }
 
-// Payment methods and statuses.
-const (
-	PaymentInvoice   = "INVOICE"
-	PaymentCard      = "CARD"
-	PaymentPending   = "PENDING"
-	PaymentSucceeded = "SUCCEEDED"
-	PaymentDeclined  = "DECLINED"
-)
-
 // Payment is one attempt to pay an order; a declined attempt is kept on record.
 type Payment struct {
 	ID          string `gorm:"primaryKey"`
 	OrderID     string
 	CustomerID  string
-	Method      string
-	Status      string
+	Method      PaymentMethod
+	Status      PaymentStatus
 	AmountMinor int64
 	Currency    string
 	Reference   *string

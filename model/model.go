@@ -138,13 +138,15 @@ type AuditEvent struct {
 	OnBehalf     bool
 	SessionID    *string
 	Reason       string
-	Outcome      string
+	Outcome      AuditOutcome
 	ErrorCode    string
 	Operation    string
 	Arguments    string
 	IP           string
 	UserAgent    string
 	RequestID    string
+	// ClientRequestID is the X-Request-Id the client sent (sanitized); RequestID is the server's own.
+	ClientRequestID string
 	// Seq is the event's position in the hash chain (1, 2, …, no gaps).
 	Seq int64
 	// PrevHash is the hash of the event before (audit.GenesisHash for the first).

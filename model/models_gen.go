@@ -23,7 +23,7 @@ type AuditEventFilter struct {
 	// Exact action name.
 	Action *string `json:"action,omitempty"`
 	// Only successes or only failures.
-	Outcome *string `json:"outcome,omitempty"`
+	Outcome *AuditOutcome `json:"outcome,omitempty"`
 	// Only login-on-behalf events (true) or only ordinary ones (false).
 	OnBehalf *bool `json:"onBehalf,omitempty"`
 	// Not before this time.
@@ -114,6 +114,16 @@ type CreateUserInput struct {
 	ContactID *string `json:"contactId,omitempty"`
 }
 
+// A new webhook endpoint.
+type CreateWebhookEndpointInput struct {
+	// Absolute http(s) URL; private, loopback and link-local targets are refused unless `BEHALF_WEBHOOK_ALLOW_PRIVATE`.
+	URL string `json:"url"`
+	// Event types to receive (at least one).
+	Events []string `json:"events"`
+	// What it is for (at most 200 characters).
+	Description *string `json:"description,omitempty"`
+}
+
 // Entry point for changes. Every mutation is audited (see `@audit`).
 type Mutation struct {
 }
@@ -159,4 +169,18 @@ type UpdateUserInput struct {
 	Roles []string `json:"roles,omitempty"`
 	// Lock (true) or unlock (false). Locking revokes all the user's sessions.
 	Locked *bool `json:"locked,omitempty"`
+}
+
+// Changes to a webhook endpoint; omitted fields stay as they are.
+type UpdateWebhookEndpointInput struct {
+	// The endpoint.
+	ID string `json:"id"`
+	// New URL.
+	URL *string `json:"url,omitempty"`
+	// New event types.
+	Events []string `json:"events,omitempty"`
+	// Turn it on or off.
+	Active *bool `json:"active,omitempty"`
+	// New description.
+	Description *string `json:"description,omitempty"`
 }

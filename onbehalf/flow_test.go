@@ -14,6 +14,7 @@ import (
 
 // TestWhatItMustShow is the acceptance paragraph, end to end through GraphQL.
 func TestWhatItMustShow(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		env := w.env

@@ -193,7 +193,7 @@ func (w *world) lastEvent(action string) model.AuditEvent {
 func actions(evs []model.AuditEvent) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
-		out[i] = e.Action + "/" + e.Outcome + "/" + e.Reason
+		out[i] = e.Action + "/" + string(e.Outcome) + "/" + e.Reason
 	}
 	return out
 }

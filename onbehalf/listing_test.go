@@ -11,6 +11,7 @@ import (
 // TestMySessionsHidesSessionsThePolicyWouldRefuse: once the operator loses the permission, the scoped
 // session's next request is refused, so the customer's mySessions no longer lists it as live.
 func TestMySessionsHidesSessionsThePolicyWouldRefuse(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		sc := w.actFor(w.supportTok, w.support.Login, w.customer)

@@ -138,7 +138,8 @@ func validReason(reason *string) (string, error) {
 	if reason == nil {
 		return "", nil
 	}
-	return apperr.MultilineText("reason", *reason, 0, MaxReasonLength)
+	// One line: CR, LF and other control characters could forge lines in logs and exports.
+	return apperr.Text("reason", *reason, 0, MaxReasonLength)
 }
 
 // user loads a user, nil when there is none.
@@ -167,9 +168,11 @@ func (s *Service) Confirm(ctx context.Context, secret, login, password string) (
 // confirm is Confirm; it fills facts as it learns who the ticket names.
 func (s *Service) confirm(ctx context.Context, secret, login, password string, facts *audit.Facts) (*security.AuthResult, error) {
 	now := s.clock.Now()
-	db := store.Conn(ctx, s.db)
+	// Reads before the password check stay outside the mutation's transaction, which begins only
+	// after the hash, so no connection is held while it runs.
+	rctx := store.Outside(ctx)
 	var t Ticket
-	err := db.Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
+	err := store.Conn(rctx, s.db).Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (t.UsedAt != nil || !now.Before(t.ExpiresAt))) {
 		return nil, errConfirm.WithReason(ReasonTicketInvalid)
 	}
@@ -177,11 +180,11 @@ func (s *Service) confirm(ctx context.Context, secret, login, password string, f
 		return nil, err
 	}
 	// From here on, a failure is recorded against the ticket's requester and target.
-	operator, err := s.user(ctx, t.OperatorID)
+	operator, err := s.user(rctx, t.OperatorID)
 	if err != nil {
 		return nil, err
 	}
-	target, err := s.user(ctx, t.TargetID)
+	target, err := s.user(rctx, t.TargetID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +213,7 @@ func (s *Service) confirm(ctx context.Context, secret, login, password string, f
 		facts.Actor = audit.UserParty(who)
 		return nil, errConfirm.WithReason(ReasonWrongOperator)
 	}
+	db := store.Conn(ctx, s.db)
 	// The one atomic step: of concurrent confirms, exactly one marks the ticket used.
 	res := db.Model(&Ticket{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", t.ID, now).Update("used_at", now)
 	if res.Error != nil {

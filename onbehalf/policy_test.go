@@ -18,6 +18,7 @@ import (
 // nesting). Each refusal is FORBIDDEN with the generic message, recorded as onbehalf.denied with its
 // reason code, and User.canLoginOnBehalf gives the same answer without side effects.
 func TestPolicy(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		env := w.env
@@ -110,7 +111,7 @@ func TestPolicy(t *testing.T) {
 		}
 		// A refused request leaves no ticket: only the allowed cases issued one.
 		var n int64
-		db.Table("onbehalf_tickets").Count(&n)
+		dbtest.Must(t, db.Table("onbehalf_tickets").Count(&n))
 		if n != 3+1 { // three allowed cases, plus the ticket behind the nested session
 			t.Errorf("%d tickets stored, want 4", n)
 		}
@@ -122,6 +123,7 @@ func TestPolicy(t *testing.T) {
 
 // TestCanLoginOnBehalfField: the schema field answers the policy for the viewer, through GraphQL.
 func TestCanLoginOnBehalfField(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		can := func(token, userID string) bool {
@@ -150,6 +152,7 @@ func TestCanLoginOnBehalfField(t *testing.T) {
 // TestConsent: allowLoginOnBehalf defaults to allowed (opt-out); the customer switches it; with
 // BEHALF_ONBEHALF_CONSENT=opt-in a customer who never chose refuses.
 func TestConsent(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []string{"opt-out", "opt-in"} {
 		t.Run(policy, func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, db *gorm.DB) {

@@ -115,6 +115,7 @@ func inputHasPassword(s *ast.Schema, typ *ast.Type, depth int) bool {
 // TestSensitiveFieldsMarked: every sensitive field of the schema carries @denyOnBehalf (with @audit
 // last), and TestDeniedInScopedSession calls every field that does.
 func TestSensitiveFieldsMarked(t *testing.T) {
+	t.Parallel()
 	s := loadSchema(t)
 	if bad := unmarked(s, sensitiveFields); len(bad) > 0 {
 		t.Errorf("fields lacking @denyOnBehalf: %v", bad)
@@ -135,6 +136,7 @@ func TestSensitiveFieldsMarked(t *testing.T) {
 // TestSensitiveFieldsCheckFails: the check above catches a missing marker, whether the field is listed
 // or only looks sensitive, a missing listed field, and @audit not being last.
 func TestSensitiveFieldsCheckFails(t *testing.T) {
+	t.Parallel()
 	base := `directive @audit(action: String!) on FIELD_DEFINITION
 directive @denyOnBehalf on FIELD_DEFINITION
 input NewAccount { login: String! secret: Secret! }

@@ -17,6 +17,7 @@ import (
 // operator is the staff member, with the customer's permissions only; the staff member's own token
 // still works as the staff member.
 func TestScopedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -52,25 +53,26 @@ func TestScopedSession(t *testing.T) {
 		if admin.Me.ID != w.admin.ID || admin.Session.OnBehalf || admin.Session.Operator != nil || admin.Session.ID != w.adminSession {
 			t.Errorf("admin's own session %+v", admin)
 		}
-		// The customer sees it among their sessions, with the operator.
+		// The customer sees it among their sessions, with the operator's display name (not their account).
 		var mine struct {
 			MySessions []struct {
-				ID       string
-				OnBehalf bool
-				Operator *struct{ Login string }
+				ID           string
+				OnBehalf     bool
+				Operator     *struct{ Login string }
+				OperatorName *string
 			}
 		}
-		w.env.MustDo(w.customerTok, `{ mySessions { id onBehalf operator { login } } }`, nil, &mine)
+		w.env.MustDo(w.customerTok, `{ mySessions { id onBehalf operator { login } operatorName } }`, nil, &mine)
 		found := false
 		for _, m := range mine.MySessions {
-			found = found || (m.ID == s.Session.ID && m.OnBehalf && m.Operator != nil && m.Operator.Login == w.admin.Login)
+			found = found || (m.ID == s.Session.ID && m.OnBehalf && m.Operator == nil && deref(m.OperatorName) == w.admin.Login)
 		}
 		if !found {
 			t.Errorf("mySessions of the customer: %+v", mine.MySessions)
 		}
 		// The token is stored only as a hash.
 		var sess model.Session
-		db.First(&sess, "id = ?", s.Session.ID)
+		dbtest.Must(t, db.First(&sess, "id = ?", s.Session.ID))
 		if string(sess.TokenHash) == s.Token || len(sess.TokenHash) != 32 || deref(sess.ParentSessionID) != w.adminSession {
 			t.Errorf("stored session %+v", sess)
 		}
@@ -99,6 +101,14 @@ func deniedInSession(w *world) map[string]struct {
 		"revokeSession":         {qRevokeSession, vars("id", model.NewID())},
 		"revokeAllSessions":     {`mutation($u:ID!) { revokeAllSessions(userId:$u) }`, vars("u", w.customer.ID)},
 		"apiKeys":               {`{ apiKeys { id } }`, nil},
+		"webhookEndpoints":      {`{ webhookEndpoints { id } }`, nil},
+		"webhookDeliveries":     {`{ webhookDeliveries { totalCount } }`, nil},
+		"createWebhookEndpoint": {`mutation { createWebhookEndpoint(input:{url:"https://example.com/h", events:["order.placed"]}) { secret } }`, nil},
+		"updateWebhookEndpoint": {`mutation($id:ID!) { updateWebhookEndpoint(input:{id:$id, active:false}) { id } }`, vars("id", model.NewID())},
+		"rotateWebhookSecret":   {`mutation($id:ID!) { rotateWebhookSecret(id:$id) { secret } }`, vars("id", model.NewID())},
+		"deleteWebhookEndpoint": {`mutation($id:ID!) { deleteWebhookEndpoint(id:$id) }`, vars("id", model.NewID())},
+		"retryWebhookDelivery":  {`mutation($id:ID!) { retryWebhookDelivery(id:$id) { id } }`, vars("id", model.NewID())},
+		"setOnBehalfEmail":      {`mutation { setOnBehalfEmail(enabled:false) { id } }`, nil},
 	}
 }
 
@@ -106,6 +116,7 @@ func deniedInSession(w *world) map[string]struct {
 // FORBIDDEN (changing password, email or consent, API keys, another login on behalf, …) and changes
 // nothing.
 func TestDeniedInScopedSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -124,7 +135,7 @@ func TestDeniedInScopedSession(t *testing.T) {
 			t.Errorf("%d onbehalf.denied events, want 2 (loginOnBehalf, confirmOnBehalf)", n)
 		}
 		var cust model.User
-		db.First(&cust, "id = ?", w.customer.ID)
+		dbtest.Must(t, db.First(&cust, "id = ?", w.customer.ID))
 		if cust.AllowOnBehalf != nil || cust.Email != w.customer.Email {
 			t.Errorf("the customer's account changed: consent %v, email %s", cust.AllowOnBehalf, cust.Email)
 		}
@@ -140,6 +151,7 @@ func TestDeniedInScopedSession(t *testing.T) {
 // TestEndOnBehalfOutsideSession: endOnBehalf outside a login-on-behalf session is FORBIDDEN (anonymous:
 // UNAUTHENTICATED) and ends nothing.
 func TestEndOnBehalfOutsideSession(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		s := w.adminActsForCustomer()
@@ -162,6 +174,7 @@ func TestEndOnBehalfOutsideSession(t *testing.T) {
 // their password; when the customer is locked, withdraws consent or becomes staff; and when an
 // administrator (or the customer) revokes it.
 func TestCascades(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		kill func(w *world, s scoped) error
@@ -228,6 +241,7 @@ func TestCascades(t *testing.T) {
 // TestLifetime: the scoped session lives at most BEHALF_ONBEHALF_TTL, dies after BEHALF_ONBEHALF_IDLE
 // without use, and never outlives the operator's own session.
 func TestLifetime(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		cfg   func(*config.Config)

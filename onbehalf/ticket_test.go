@@ -3,6 +3,7 @@ package onbehalf_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ const confirmFailure = "invalid or expired ticket, login or password"
 // TestTicketIssued: ≥128 random bits, stored only as its SHA-256, bound to the requester, their session
 // and the target, valid for BEHALF_ONBEHALF_TICKET_TTL, and carried in the storefront URL's fragment.
 func TestTicketIssued(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db, func(c *config.Config) { c.StorefrontURL = "https://shop.example" })
 		tk := w.mustTicket(w.adminTok, w.customer.ID, "  order 4711 stuck  ")
@@ -44,7 +46,7 @@ func TestTicketIssued(t *testing.T) {
 			t.Errorf("user %+v", tk.User)
 		}
 		var rows []onbehalf.Ticket
-		db.Order("id").Find(&rows)
+		dbtest.Must(t, db.Order("id").Find(&rows))
 		if len(rows) != 2 {
 			t.Fatalf("%d ticket rows", len(rows))
 		}
@@ -55,7 +57,7 @@ func TestTicketIssued(t *testing.T) {
 		}
 		// Nothing in the table holds the ticket itself.
 		var dump []map[string]any
-		db.Table("onbehalf_tickets").Find(&dump)
+		dbtest.Must(t, db.Table("onbehalf_tickets").Find(&dump))
 		for _, row := range dump {
 			for col, v := range row {
 				if s, ok := v.(string); ok && strings.Contains(s, tk.Ticket[len(onbehalf.TicketPrefix):]) {
@@ -68,6 +70,7 @@ func TestTicketIssued(t *testing.T) {
 
 // TestTicketExpiry: a ticket is accepted until its TTL (default 2 minutes, configurable) has passed.
 func TestTicketExpiry(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		ttl   time.Duration // 0 = default
@@ -106,6 +109,7 @@ func TestTicketExpiry(t *testing.T) {
 // and a wrong password all fail with UNAUTHENTICATED and one message; the attempt burns the ticket; a
 // wrong password counts toward the operator's lockout; each is recorded as onbehalf.denied.
 func TestConfirmRefusals(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		cases := []struct {
@@ -156,12 +160,12 @@ func TestConfirmRefusals(t *testing.T) {
 			})
 		}
 		var admin model.User
-		db.First(&admin, "id = ?", w.admin.ID)
+		dbtest.Must(t, db.First(&admin, "id = ?", w.admin.ID))
 		if admin.FailedLogins != 1 {
 			t.Errorf("operator's failed logins %d, want 1 (the wrong password)", admin.FailedLogins)
 		}
 		var n int64
-		db.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&n)
+		dbtest.Must(t, db.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&n))
 		if n != 1 {
 			t.Errorf("%d login-on-behalf sessions, want 1 (the replayed ticket's first use)", n)
 		}
@@ -171,6 +175,7 @@ func TestConfirmRefusals(t *testing.T) {
 // TestConfirmLockout: wrong passwords at confirm count toward the operator's lockout exactly like wrong
 // passwords at login: after enough of them, even the right password is refused for a while.
 func TestConfirmLockout(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		for range 4 {
@@ -180,7 +185,7 @@ func TestConfirmLockout(t *testing.T) {
 			}
 		}
 		var admin model.User
-		db.First(&admin, "id = ?", w.admin.ID)
+		dbtest.Must(t, db.First(&admin, "id = ?", w.admin.ID))
 		if admin.FailedLogins != 4 || admin.ThrottledUntil == nil {
 			t.Fatalf("failed logins %d, throttled until %v: want 4 and throttled", admin.FailedLogins, admin.ThrottledUntil)
 		}
@@ -197,6 +202,7 @@ func TestConfirmLockout(t *testing.T) {
 // TestConfirmRechecks: permission and eligibility are checked again at confirm time, and the
 // operator's own session must still be live.
 func TestConfirmRechecks(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		change func(w *world)
@@ -236,7 +242,7 @@ func TestConfirmRechecks(t *testing.T) {
 					t.Errorf("reason %s, want %s", ev.Reason, c.reason)
 				}
 				var n int64
-				w.env.DB.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&n)
+				dbtest.Must(t, w.env.DB.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&n))
 				if n != 0 {
 					t.Errorf("%d login-on-behalf sessions opened", n)
 				}
@@ -247,30 +253,41 @@ func TestConfirmRechecks(t *testing.T) {
 
 // TestConcurrentConfirm: ten concurrent confirms of one ticket open exactly one session.
 func TestConcurrentConfirm(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db, func(c *config.Config) { c.MaxConcurrentHashes, c.HashWait = 10, time.Minute })
 		tk := w.mustTicket(w.adminTok, w.customer.ID, "").Ticket
 		const n = 10
 		codes := make([]string, n)
 		tokens := make([]string, n)
+		errs := make([]error, n)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for i := range n {
 			wg.Add(1)
-			go func() {
+			go func() { // reports through codes, tokens and errs: no t.Fatal off the test's goroutine
 				defer wg.Done()
 				<-start
-				res := w.confirm(tk, w.admin.Login, apptest.DefaultPassword)
+				res, err := w.env.TryDo("", qConfirm, map[string]any{"t": tk, "l": w.admin.Login, "p": apptest.DefaultPassword})
+				if err != nil {
+					errs[i] = err
+					return
+				}
 				codes[i] = res.Code()
 				if res.Code() == "" {
 					var out struct{ ConfirmOnBehalf scoped }
-					res.Decode(t, &out)
+					errs[i] = json.Unmarshal(res.Data, &out)
 					tokens[i] = out.ConfirmOnBehalf.Token
 				}
 			}()
 		}
 		close(start)
 		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("confirm %d: %v", i, err)
+			}
+		}
 		won := 0
 		for i, c := range codes {
 			switch c {
@@ -285,7 +302,7 @@ func TestConcurrentConfirm(t *testing.T) {
 			}
 		}
 		var sessions int64
-		db.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&sessions)
+		dbtest.Must(t, db.Model(&model.Session{}).Where("on_behalf = ?", true).Count(&sessions))
 		if won != 1 || sessions != 1 {
 			t.Fatalf("%d confirms succeeded and %d sessions exist, want exactly 1 (codes %v)", won, sessions, codes)
 		}
@@ -301,6 +318,7 @@ func TestConcurrentConfirm(t *testing.T) {
 // TestReasonLength: the reason is at most 500 characters; a longer one is BAD_USER_INPUT and issues
 // nothing.
 func TestReasonLength(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		if c := w.askTicket(w.adminTok, w.customer.ID, strings.Repeat("é", 500)).Code(); c != "" {
@@ -310,7 +328,7 @@ func TestReasonLength(t *testing.T) {
 			t.Fatalf("501 characters: %s", c)
 		}
 		var n int64
-		db.Table("onbehalf_tickets").Count(&n)
+		dbtest.Must(t, db.Table("onbehalf_tickets").Count(&n))
 		if n != 1 {
 			t.Errorf("%d tickets, want 1", n)
 		}
@@ -319,6 +337,7 @@ func TestReasonLength(t *testing.T) {
 
 // TestExpiredTicketsSwept: asking for a ticket deletes tickets that expired over an hour ago.
 func TestExpiredTicketsSwept(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		w := newWorld(t, db)
 		w.mustTicket(w.adminTok, w.customer.ID, "")
@@ -331,7 +350,7 @@ func TestExpiredTicketsSwept(t *testing.T) {
 		w.env.Clock.Advance(2 * time.Second)
 		w.mustTicket(w.env.Login(w.admin.Login, apptest.DefaultPassword), w.customer.ID, "")
 		var left []onbehalf.Ticket
-		db.Find(&left)
+		dbtest.Must(t, db.Find(&left))
 		if len(left) != 2 || bytes.Equal(left[0].TicketHash, security.HashToken(fresh.Ticket)) == bytes.Equal(left[1].TicketHash, security.HashToken(fresh.Ticket)) {
 			t.Fatalf("%d tickets left, want the two recent ones", len(left))
 		}

@@ -7,8 +7,10 @@ import "context"
 // Meta describes the request being served.
 type Meta struct {
 	RequestID string
-	IP        string
-	UserAgent string
+	// ClientRequestID is the client's X-Request-Id, sanitized (empty if absent or unsafe).
+	ClientRequestID string
+	IP              string
+	UserAgent       string
 }
 
 type key struct{}

@@ -15,7 +15,12 @@ import (
 
 // Actor is the resolver for the actor field.
 func (r *auditEventResolver) Actor(ctx context.Context, obj *model.AuditEvent) (*model.User, error) {
-	return r.userByID(ctx, obj.ActorID)
+	return r.visibleUser(ctx, obj.ActorID)
+}
+
+// ActorName is the resolver for the actorName field.
+func (r *auditEventResolver) ActorName(ctx context.Context, obj *model.AuditEvent) (*string, error) {
+	return r.displayName(ctx, obj.ActorID)
 }
 
 // Subject is the resolver for the subject field.

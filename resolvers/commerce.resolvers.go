@@ -61,7 +61,7 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, idempotencyKey string
 }
 
 // PayOrder is the resolver for the payOrder field.
-func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, idempotencyKey string, method string, paymentToken *string) (*model.Payment, error) {
+func (r *mutationResolver) PayOrder(ctx context.Context, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) (*model.Payment, error) {
 	return r.Commerce.PayOrder(ctx, commerce.PayOrderInput{
 		OrderID: orderID, IdempotencyKey: idempotencyKey, Method: method, Token: paymentToken,
 	})

@@ -10,6 +10,7 @@ import (
 	"behalf/config"
 	"behalf/directory"
 	"behalf/graph/loaders"
+	"behalf/integrations"
 	"behalf/model"
 	"behalf/onbehalf"
 	"behalf/security"
@@ -24,6 +25,8 @@ type Resolver struct {
 	Audit     *audit.Service
 	Commerce  *commerce.Service
 	OnBehalf  *onbehalf.Service
+	// Integrations manages webhook endpoints and deliveries.
+	Integrations *integrations.Service
 }
 
 func page(first *int, after *string) store.PageArgs {
@@ -43,6 +46,34 @@ func (r *Resolver) userByID(ctx context.Context, id *string) (*model.User, error
 		return nil, nil
 	}
 	return u, nil
+}
+
+// visibleUser is userByID for a user whose account the viewer may not be entitled to see (a session's
+// operator, an audit event's actor): null unless security.MaySeeAccount allows it.
+func (r *Resolver) visibleUser(ctx context.Context, id *string) (*model.User, error) {
+	if id == nil || !security.MaySeeAccount(security.FromContext(ctx), *id) {
+		return nil, nil
+	}
+	return r.userByID(ctx, id)
+}
+
+// displayName is what anyone may see of a user: their contact's full name, else their login.
+func (r *Resolver) displayName(ctx context.Context, id *string) (*string, error) {
+	u, err := r.userByID(ctx, id)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	name := u.Login
+	if u.ContactID != nil {
+		c, err := r.Directory.ContactByID(ctx, *u.ContactID)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil && c.FullName() != "" {
+			name = c.FullName()
+		}
+	}
+	return &name, nil
 }
 
 func (r *Resolver) organizationByID(ctx context.Context, id *string) (*model.Organization, error) {

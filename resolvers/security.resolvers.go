@@ -44,7 +44,17 @@ func (r *sessionResolver) User(ctx context.Context, obj *model.Session) (*model.
 
 // Operator is the resolver for the operator field.
 func (r *sessionResolver) Operator(ctx context.Context, obj *model.Session) (*model.User, error) {
-	return r.userByID(ctx, obj.OperatorID)
+	if security.FromContext(ctx) == nil {
+		// Anonymous callers reach a session only in the payload of the login that opened it
+		// (confirmOnBehalf: the operator who just re-entered their credentials).
+		return r.userByID(ctx, obj.OperatorID)
+	}
+	return r.visibleUser(ctx, obj.OperatorID)
+}
+
+// OperatorName is the resolver for the operatorName field.
+func (r *sessionResolver) OperatorName(ctx context.Context, obj *model.Session) (*string, error) {
+	return r.displayName(ctx, obj.OperatorID)
 }
 
 // Reason is the resolver for the reason field.

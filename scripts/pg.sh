@@ -131,6 +131,11 @@ pg_start() {
 		-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
 		-c wal_level=minimal -c max_wal_senders=0 -c checkpoint_timeout=1h -c max_wal_size=1GB
 		-c log_min_messages=warning)
+	# pg_stat_statements lets tests count the statements the server really ran (CREATE EXTENSION
+	# pg_stat_statements in the test database to read them); it must be preloaded at start.
+	if [[ -f $PG_BIN/../lib/pg_stat_statements.so ]]; then
+		opts+=(-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top)
+	fi
 	local i
 	for attempt in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 40000))

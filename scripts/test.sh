@@ -120,6 +120,35 @@ rc=$?
 go_pid=
 say "go test exited with $rc after $(elapsed "$t1") (total $(elapsed "$t0"))"
 
+# Fuzzing: native fuzz targets run a few seconds each on a whole-suite run (go test -fuzz takes one
+# target per invocation). Their seed corpora (f.Add and testdata/fuzz) already ran above as plain
+# tests. The targets in packages that pull in the database drivers need a coverage-instrumented
+# build of all of them (minutes on a busy 2-core machine), so they are fuzzed only with
+# BEHALF_FUZZ_ALL=1. BEHALF_FUZZTIME=0 skips this phase.
+fuzztime=${BEHALF_FUZZTIME:-2s}
+targets=(./graph/querylimit/:FuzzJSONQuery ./graph/querylimit/:FuzzCheck ./money/:FuzzParse ./config/:FuzzSettings)
+if [[ -n ${BEHALF_FUZZ_ALL:-} ]]; then
+	targets+=(./commerce/:FuzzParseFile ./store/:FuzzParseDSN ./security/:FuzzParseBearer)
+fi
+if [[ $rc -eq 0 && ${#pkgs[@]} -gt 0 && $fuzztime != 0 ]]; then
+	t2=$(date +%s.%N)
+	for target in "${targets[@]}"; do
+		pkg=${target%%:*} name=${target##*:}
+		"${setsid[@]}" go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"${TMPDIR:-/tmp}/behalf-fuzz.log" 2>&1 &
+		go_pid=$!
+		wait "$go_pid"
+		frc=$?
+		go_pid=
+		if [[ $frc -ne 0 ]]; then
+			cat "${TMPDIR:-/tmp}/behalf-fuzz.log" >&2
+			say "fuzzing $name failed (the failing input is in $pkg/testdata/fuzz/$name)"
+			rc=$frc
+			break
+		fi
+	done
+	say "fuzzing done in $(elapsed "$t2")"
+fi
+
 # 4. The browser tests of the admin console and the storefront, on whole-suite runs only (no
 #    argument) or when BEHALF_E2E=1; they start their own servers and use the PostgreSQL server above.
 if [[ $rc -eq 0 ]] && { [[ $# -eq 0 ]] || [[ ${BEHALF_E2E:-} == 1 ]]; }; then

@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -110,7 +111,21 @@ func (s *Service) RevokeAPIKey(ctx context.Context, keyID string) (bool, error) 
 		return false, nil
 	}
 	res := db.Model(&model.APIKey{}).Where("id = ? AND revoked_at IS NULL", key.ID).Update("revoked_at", s.clock.Now())
-	return res.RowsAffected > 0, res.Error
+	if res.Error != nil {
+		return false, fmt.Errorf("revoke API key %s: %w", key.ID, res.Error)
+	}
+	return res.RowsAffected > 0, store.Publish(ctx, s.db, store.APIKeyKey(key.ID))
+}
+
+// revokeUserAPIKeys revokes every key of a user (their password changed or they were locked: a key
+// made by whoever held the account must not outlive that). The caller publishes the user's change.
+func (s *Service) revokeUserAPIKeys(ctx context.Context, userID string) error {
+	err := store.Conn(ctx, s.db).Model(&model.APIKey{}).Where("user_id = ? AND revoked_at IS NULL", userID).
+		Update("revoked_at", s.clock.Now()).Error
+	if err != nil {
+		return fmt.Errorf("revoke API keys of %s: %w", userID, err)
+	}
+	return nil
 }
 
 // requireOwnSession returns the identity of a user acting through their own ordinary session. Managing

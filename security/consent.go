@@ -25,6 +25,9 @@ func (s *Service) SetConsent(ctx context.Context, u *model.User, allow bool) (*m
 			return nil, fmt.Errorf("end login-on-behalf sessions of %s: %w", u.ID, err)
 		}
 	}
+	if err := store.Publish(ctx, s.db, store.UserKey(u.ID)); err != nil {
+		return nil, err
+	}
 	c := *u
 	c.AllowOnBehalf, c.UpdatedAt = &allow, now
 	return &c, nil

@@ -59,16 +59,18 @@ type sessionView struct {
 	ID       string
 	User     struct{ Login string }
 	Operator *struct{ Login string }
-	OnBehalf bool
-	Reason   *string
-	IP       string
-	Current  bool
-	Created  time.Time `json:"createdAt"`
-	LastSeen time.Time `json:"lastSeenAt"`
-	Expires  time.Time `json:"expiresAt"`
+	// OperatorName is what the customer sees of the operator (Operator is null for them).
+	OperatorName *string
+	OnBehalf     bool
+	Reason       *string
+	IP           string
+	Current      bool
+	Created      time.Time `json:"createdAt"`
+	LastSeen     time.Time `json:"lastSeenAt"`
+	Expires      time.Time `json:"expiresAt"`
 }
 
-const sessionFields = `id user { login } operator { login } onBehalf reason ip current createdAt lastSeenAt expiresAt`
+const sessionFields = `id user { login } operator { login } operatorName onBehalf reason ip current createdAt lastSeenAt expiresAt`
 
 func mySessions(t testing.TB, env *apptest.Env, token string) []sessionView {
 	t.Helper()

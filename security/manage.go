@@ -58,6 +58,7 @@ func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.S
 	}
 	out := make([]*model.Session, 0, len(all))
 	for _, sess := range all {
+		sess.LastSeenAt = s.lastSeen(sess)
 		if !sessionLive(sess, now) {
 			continue
 		}
@@ -66,7 +67,7 @@ func (s *Service) liveSessionsOf(ctx context.Context, userID string) ([]*model.S
 			if err != nil {
 				continue
 			}
-			if _, err := s.onBehalfOperator(ctx, sess, subject, now); err != nil {
+			if _, _, err := s.onBehalfOperator(ctx, sess, subject, now); err != nil {
 				continue
 			}
 		}
@@ -163,6 +164,7 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 	if newPassword == currentPassword {
 		return apperr.Input("newPassword", "new password must differ from the current one")
 	}
+	// Hashed before the first write, so the transaction begins after both hashes.
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return err
@@ -173,9 +175,15 @@ func (s *Service) ChangePassword(ctx context.Context, currentPassword, newPasswo
 		Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error; err != nil {
 		return err
 	}
-	return db.Model(&model.Session{}).
+	if err := db.Model(&model.Session{}).
 		Where("(user_id = ? OR operator_id = ?) AND id <> ? AND revoked_at IS NULL", u.ID, u.ID, id.SessionID()).
-		Updates(map[string]any{"revoked_at": now, "revoked_reason": "password changed"}).Error
+		Updates(map[string]any{"revoked_at": now, "revoked_reason": "password changed"}).Error; err != nil {
+		return fmt.Errorf("change password: revoke sessions: %w", err)
+	}
+	if err := s.revokeUserAPIKeys(ctx, u.ID); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return store.Publish(ctx, s.db, store.UserKey(u.ID))
 }
 
 // onField moves an input error to another argument name (the policy names it "password").

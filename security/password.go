@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"behalf/apperr"
+	"behalf/metrics"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -24,44 +26,87 @@ type Argon2Params struct {
 // DefaultArgon2 is the cost used for new hashes; weaker stored hashes are upgraded at login.
 var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 
-// Hasher hashes and verifies passwords with a cap on concurrent hashes, so a burst of logins cannot
-// starve other requests of CPU and memory; beyond the cap callers get TOO_MANY_REQUESTS.
+// Hasher hashes and verifies passwords with a cap on concurrent hashes and a short bounded queue, so
+// a burst of logins cannot starve other requests of CPU and memory; beyond the queue, or after
+// waiting too long, callers get TOO_MANY_REQUESTS at once.
 type Hasher struct {
-	params Argon2Params
-	slots  chan struct{}
-	wait   time.Duration
-	dummy  string
+	params   Argon2Params
+	slots    chan struct{}
+	queue    chan struct{} // waiting callers, bounded
+	wait     time.Duration
+	dummy    string
+	metrics  *metrics.Metrics
+	verified atomic.Int64 // verifications against a real stored hash (tests count guesses with it)
+	// OnHash, if set, runs while a slot is held, just before hashing (tests observe the database then).
+	OnHash func(ctx context.Context)
 }
 
-// NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing for at most wait.
+// NewHasher returns a hasher allowing maxConcurrent hashes at once, queueing (without bound on the
+// queue's length) for at most wait.
 func NewHasher(p Argon2Params, maxConcurrent int, wait time.Duration) *Hasher {
+	return NewHasherQueue(p, maxConcurrent, 1<<20, wait, nil)
+}
+
+// NewHasherWithMetrics is NewHasher whose queue, hashes in progress and rejections m counts.
+func NewHasherWithMetrics(p Argon2Params, maxConcurrent int, wait time.Duration, m *metrics.Metrics) *Hasher {
+	return NewHasherQueue(p, maxConcurrent, 1<<20, wait, m)
+}
+
+// NewHasherQueue returns a hasher allowing maxConcurrent hashes at once and at most queue callers
+// waiting, each for at most wait; m (may be nil) counts the queue, hashes in progress and rejections.
+func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration, m *metrics.Metrics) *Hasher {
 	if maxConcurrent < 1 {
 		maxConcurrent = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), wait: wait}
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait, metrics: m}
 	h.dummy = h.hash("dummy password for timing")
 	return h
+}
+
+// Acquire takes a hashing slot, waiting in the bounded queue if need be; the caller must call the
+// returned release. It fails with TOO_MANY_REQUESTS when the queue is full or the wait ran out.
+func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return h.release, nil
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	default:
 	}
+	select {
+	case h.queue <- struct{}{}:
+	default:
+		h.metrics.HashRejected()
+		return apperr.ErrTooMany
+	}
+	defer func() { <-h.queue }()
+	h.metrics.HashWaiting(1)
+	defer h.metrics.HashWaiting(-1)
 	t := time.NewTimer(h.wait)
 	defer t.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		h.metrics.HashActive(1)
 		return nil
 	case <-t.C:
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	case <-ctx.Done():
+		h.metrics.HashRejected()
 		return apperr.ErrTooMany
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release() { h.metrics.HashActive(-1); <-h.slots }
+
+// Verified returns how many verifications ran against a real stored hash.
+func (h *Hasher) Verified() int64 { return h.verified.Load() }
 
 // Hash returns an encoded argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
@@ -93,12 +138,22 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
+	ok, rehash = h.verifyHeld(ctx, encoded, password)
+	return ok, rehash, nil
+}
+
+// verifyHeld is Verify for a caller already holding a slot.
+func (h *Hasher) verifyHeld(ctx context.Context, encoded, password string) (ok, rehash bool) {
+	if h.OnHash != nil {
+		h.OnHash(ctx)
+	}
 	if encoded == "" {
 		verify(h.dummy, password)
-		return false, false, nil
+		return false, false
 	}
+	h.verified.Add(1)
 	ok, p := verify(encoded, password)
-	return ok, ok && (p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads), nil
+	return ok, ok && (p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads)
 }
 
 func verify(encoded, password string) (bool, Argon2Params) {

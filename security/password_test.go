@@ -10,6 +10,7 @@ import (
 )
 
 func TestHashAndVerify(t *testing.T) {
+	t.Parallel()
 	h := NewHasher(DefaultArgon2, 2, time.Second)
 	ctx := context.Background()
 	enc, err := h.Hash(ctx, "correct horse battery staple")
@@ -46,6 +47,7 @@ func TestHashAndVerify(t *testing.T) {
 }
 
 func TestHasherCapsConcurrentHashes(t *testing.T) {
+	t.Parallel()
 	h := NewHasher(Argon2Params{Memory: 64, Time: 1, Threads: 1}, 1, 10*time.Millisecond)
 	ctx := context.Background()
 	if err := h.acquire(ctx); err != nil { // occupy the only slot
@@ -65,6 +67,7 @@ func TestHasherCapsConcurrentHashes(t *testing.T) {
 }
 
 func TestThrottleDelay(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int]time.Duration{1: 0, 3: 0, 4: time.Second, 5: 2 * time.Second, 8: 16 * time.Second, 10: maxDelay, 500: maxDelay} {
 		if got := throttleDelay(n); got != want {
 			t.Errorf("throttleDelay(%d) = %s, want %s", n, got, want)
@@ -83,6 +86,7 @@ func TestThrottleDelay(t *testing.T) {
 }
 
 func TestValidatePassword(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		pw   string
 		okay bool

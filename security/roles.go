@@ -18,6 +18,7 @@ const (
 	PermAuditRead            = "audit:read"
 	PermOrdersRead           = "orders:read"
 	PermCatalogWrite         = "catalog:write"
+	PermIntegrationsManage   = "integrations:manage"
 	RoleAdministrator        = "administrator"
 	RoleSupport              = "support"
 	RoleOrganizationMaintain = "organization-maintainer"
@@ -27,7 +28,7 @@ const (
 // AllPermissions is every permission; administrators hold them all.
 var AllPermissions = []string{
 	PermCustomersRead, PermCustomersWrite, PermSecurityRead, PermSecurityWrite, PermSecuritySessions,
-	PermLoginOnBehalf, PermAuditRead, PermOrdersRead, PermCatalogWrite,
+	PermLoginOnBehalf, PermAuditRead, PermOrdersRead, PermCatalogWrite, PermIntegrationsManage,
 }
 
 // Roles maps each role to its permissions.

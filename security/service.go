@@ -17,6 +17,7 @@ import (
 	"behalf/apperr"
 	"behalf/audit"
 	"behalf/internal/clock"
+	"behalf/metrics"
 	"behalf/model"
 	"behalf/store"
 
@@ -30,6 +31,14 @@ type Options struct {
 	OnBehalfTTL      time.Duration // absolute lifetime of a login-on-behalf session
 	OnBehalfIdle     time.Duration // idle timeout of a login-on-behalf session
 	LastSeenInterval time.Duration // how stale last-seen stamps may get before a write
+	// LoginIPFailures wrong passwords per LoginIPWindow from one client address (0: no limit).
+	LoginIPFailures int
+	LoginIPWindow   time.Duration
+	// IdentityCacheSize bounds the credentials whose identity Authenticate keeps in memory; 0 turns the
+	// cache off. The cache needs a change bus installed on the database handle (store.InstallBus).
+	IdentityCacheSize int
+	// Metrics counts login failures and throttles; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultOptions are the contract's defaults.
@@ -50,13 +59,38 @@ type Service struct {
 	clock  clock.Clock
 	hasher *Hasher
 	opt    Options
+	ipLim  *IPLimiter
 	guard  OnBehalfGuard
+
+	bus     *store.Bus     // nil: no change bus installed, no identity cache
+	cache   *identityCache // nil: every request reads the database
+	touches *touchLog      // last-seen and last-used stamps not yet written
 }
 
-// New returns the security service; guard re-checks running login-on-behalf sessions.
+// New returns the security service; guard re-checks running login-on-behalf sessions. If db carries a
+// change bus (store.InstallBus) and opt.IdentityCacheSize > 0, Authenticate caches identities and the
+// bus invalidates them.
 func New(db *gorm.DB, c clock.Clock, h *Hasher, opt Options, guard OnBehalfGuard) *Service {
-	return &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard}
+	s := &Service{db: db, clock: c, hasher: h, opt: opt, guard: guard, touches: newTouchLog(),
+		ipLim: NewIPLimiter(opt.LoginIPFailures, opt.LoginIPWindow, c.Now)}
+	s.bus = store.BusOf(db)
+	if s.bus != nil && opt.IdentityCacheSize > 0 {
+		s.cache = newIdentityCache(opt.IdentityCacheSize)
+		s.bus.Subscribe(s.cache.invalidate)
+	}
+	return s
 }
+
+// CachedIdentities returns how many credentials the identity cache holds (for tests and metrics).
+func (s *Service) CachedIdentities() int {
+	if s.cache == nil {
+		return 0
+	}
+	return s.cache.len()
+}
+
+// IPRetryAfter is how long an address refused for too many wrong passwords should wait.
+func (s *Service) IPRetryAfter() time.Duration { return s.ipLim.RetryAfter() }
 
 // Options returns the service's settings.
 func (s *Service) Options() Options { return s.opt }
@@ -303,8 +337,66 @@ func (s *Service) updateUser(ctx context.Context, u *model.User, in UpdateUserIn
 		if _, err := s.RevokeUserSessions(ctx, u.ID, "user locked"); err != nil {
 			return nil, err
 		}
+		if err := s.revokeUserAPIKeys(ctx, u.ID); err != nil {
+			return nil, fmt.Errorf("update user: %w", err)
+		}
+	}
+	if in.Roles != nil {
+		if err := s.endIneligibleOnBehalf(ctx, u); err != nil {
+			return nil, fmt.Errorf("update user: %w", err)
+		}
+	}
+	if err := store.Publish(ctx, s.db, store.UserKey(u.ID)); err != nil {
+		return nil, err
 	}
 	return u, nil
+}
+
+// endIneligibleOnBehalf revokes, for good, the live login-on-behalf sessions in which u (whose roles
+// just changed) is operator or customer and which the policy no longer allows: an operator who lost
+// the permission, a customer who became staff. Restoring the role later does not revive them.
+func (s *Service) endIneligibleOnBehalf(ctx context.Context, u *model.User) error {
+	if s.guard == nil {
+		return nil
+	}
+	now := s.clock.Now()
+	db := store.Conn(ctx, s.db)
+	var live []*model.Session
+	if err := db.Where("on_behalf = ? AND (user_id = ? OR operator_id = ?) AND revoked_at IS NULL AND expires_at > ?", true, u.ID, u.ID, now).
+		Find(&live).Error; err != nil {
+		return fmt.Errorf("list login-on-behalf sessions: %w", err)
+	}
+	for _, sess := range live {
+		if sess.OperatorID == nil {
+			continue
+		}
+		op, subject := u, u
+		var err error
+		if sess.UserID == u.ID {
+			op, err = s.userByID(ctx, *sess.OperatorID)
+		} else {
+			subject, err = s.userByID(ctx, sess.UserID)
+		}
+		if err != nil {
+			return err
+		}
+		opOrg, err := s.OrganizationOf(ctx, op)
+		if err != nil {
+			return err
+		}
+		gerr := s.guard(ctx, op, opOrg, subject)
+		if gerr == nil {
+			continue
+		}
+		e, refused := apperr.As(gerr)
+		if !refused {
+			return gerr
+		}
+		if err := s.revokeSessionTree(ctx, sess.ID, "policy refused: "+e.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeUserSessions revokes every live session the user holds or operates; returns how many.
@@ -313,7 +405,10 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID, reason string)
 	res := store.Conn(ctx, s.db).Model(&model.Session{}).
 		Where("(user_id = ? OR operator_id = ?) AND revoked_at IS NULL AND expires_at > ?", userID, userID, now).
 		Updates(map[string]any{"revoked_at": now, "revoked_reason": reason})
-	return int(res.RowsAffected), res.Error
+	if res.Error != nil {
+		return 0, fmt.Errorf("revoke sessions of %s: %w", userID, res.Error)
+	}
+	return int(res.RowsAffected), store.Publish(ctx, s.db, store.UserKey(userID))
 }
 
 func (s *Service) userByID(ctx context.Context, id string) (*model.User, error) {

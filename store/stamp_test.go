@@ -14,6 +14,7 @@ import (
 )
 
 func TestStampCallback(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 		for _, login := range []string{"carla", "sam"} {
@@ -104,7 +105,7 @@ func TestStampCallback(t *testing.T) {
 			t.Fatal(err)
 		}
 		var orders []model.Order
-		db.Order("number").Find(&orders)
+		dbtest.Must(t, db.Order("number").Find(&orders))
 		for _, x := range orders {
 			if x.CreatedBy != "sam" || x.OperatorID == nil || *x.OperatorID != staff {
 				t.Errorf("batch insert: %s stamped %q/%v", x.Number, x.CreatedBy, x.OperatorID)

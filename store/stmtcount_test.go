@@ -12,6 +12,7 @@ import (
 )
 
 func TestCountStatements(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		c, err := store.CountStatements(db)
 		if err != nil {

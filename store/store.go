@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/rs/zerolog"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -39,6 +40,10 @@ type Options struct {
 	ConnMaxLifetime time.Duration
 	Logger          logger.Interface
 	NowFunc         func() time.Time
+	// AcquireTimeout bounds the wait for a pool connection (0: as long as the context allows).
+	AcquireTimeout time.Duration
+	// StatementTimeout is PostgreSQL's statement_timeout for every connection (0: the server's).
+	StatementTimeout time.Duration
 }
 
 // ParseDSN splits a DSN into dialect and driver DSN: `postgres://…` (or `postgresql://…`) selects
@@ -99,6 +104,13 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 			}
 			d += sep + "plan_cache_mode=force_custom_plan"
 		}
+		if opt.StatementTimeout > 0 && !strings.Contains(d, "statement_timeout") {
+			sep := "?"
+			if strings.Contains(d, "?") {
+				sep = "&"
+			}
+			d += fmt.Sprintf("%sstatement_timeout=%d", sep, opt.StatementTimeout.Milliseconds())
+		}
 		db, err = gorm.Open(postgres.Open(d), cfg)
 	case SQLite:
 		if dir := filepath.Dir(driverDSN); dir != "." {
@@ -137,6 +149,11 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 	if opt.ConnMaxLifetime > 0 {
 		sqlDB.SetConnMaxLifetime(opt.ConnMaxLifetime)
 	}
+	if opt.AcquireTimeout > 0 {
+		pool := &acquirePool{db: sqlDB, timeout: opt.AcquireTimeout}
+		db.ConnPool = pool
+		db.Statement.ConnPool = pool
+	}
 	return db, nil
 }
 
@@ -148,56 +165,53 @@ func Dialect(db *gorm.DB) string {
 	return SQLite
 }
 
-var gooseMu sync.Mutex
-
-// Migrate applies every pending migration for db's dialect; running it again is a no-op.
+// Migrate applies every pending migration for db's dialect; running it again is a no-op. On PostgreSQL
+// it holds goose's session-level advisory lock while it runs, so replicas starting together on one
+// database migrate once: the others wait for the lock, then find nothing pending.
 func Migrate(db *gorm.DB) error {
-	sqlDB, err := db.DB()
+	p, err := provider(db)
 	if err != nil {
 		return err
 	}
-	return migrate(sqlDB, Dialect(db))
-}
-
-func migrate(sqlDB *sql.DB, dialect string) error {
-	// goose keeps its dialect and file system in package globals.
-	gooseMu.Lock()
-	defer gooseMu.Unlock()
-	sub, err := fs.Sub(migrations, "migrations/"+dialect)
-	if err != nil {
-		return err
-	}
-	goose.SetBaseFS(sub)
-	goose.SetLogger(goose.NopLogger())
-	gd := "postgres"
-	if dialect == SQLite {
-		gd = "sqlite3"
-	}
-	if err := goose.SetDialect(gd); err != nil {
-		return err
-	}
-	if err := goose.Up(sqlDB, "."); err != nil {
+	if _, err := p.Up(context.Background()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
 }
 
+// provider returns a goose Provider for db's dialect (no package globals, so concurrent callers in one
+// process are safe too).
+func provider(db *gorm.DB) (*goose.Provider, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	dialect := Dialect(db)
+	sub, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return nil, err
+	}
+	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if dialect == Postgres {
+		gd = goose.DialectPostgres
+		// Retry the lock every second (goose's default is every 5 s) for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(gd, sqlDB, sub, opts...)
+}
+
 // Version returns the current migration version.
 func Version(db *gorm.DB) (int64, error) {
-	sqlDB, err := db.DB()
+	p, err := provider(db)
 	if err != nil {
 		return 0, err
 	}
-	gooseMu.Lock()
-	defer gooseMu.Unlock()
-	gd := "postgres"
-	if Dialect(db) == SQLite {
-		gd = "sqlite3"
-	}
-	if err := goose.SetDialect(gd); err != nil {
-		return 0, err
-	}
-	return goose.GetDBVersion(sqlDB)
+	return p.GetDBVersion(context.Background())
 }
 
 // Ping checks that the database answers, for readiness probes.
@@ -211,34 +225,75 @@ func Ping(ctx context.Context, db *gorm.DB) error {
 
 type txKey struct{}
 
-// Tx is the transaction a mutation runs in. Done is set once it committed or rolled back, after which
-// Conn falls back to the base handle (field resolvers run after the mutation's directive finished).
+// Tx is the transaction a mutation runs in. It begins lazily, on the first statement that asks for it
+// through Conn, so that work before that (reading a user, then hashing a password) holds no
+// connection. Done is set once it committed or rolled back, after which Conn falls back to the base
+// handle (field resolvers run after the mutation's directive finished).
 type Tx struct {
-	DB   *gorm.DB
-	mu   sync.Mutex
-	done bool
+	base        *gorm.DB
+	ctx         context.Context
+	mu          sync.Mutex
+	db          *gorm.DB // the begun transaction; nil until the first statement
+	began       error
+	done        bool
+	afterCommit []func()
 }
 
 // WithTx returns a context carrying tx.
 func WithTx(ctx context.Context, tx *Tx) context.Context { return context.WithValue(ctx, txKey{}, tx) }
 
-// Conn returns the transaction in ctx if one is open, else base; always bound to ctx.
+// NewTx returns a transaction on base that has begun already (for callers holding a *gorm.DB
+// transaction of their own).
+func NewTx(g *gorm.DB) *Tx { return &Tx{base: g, db: g} }
+
+// conn begins the transaction if needed and returns it, or nil once it is done.
+func (tx *Tx) conn() (*gorm.DB, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return nil, nil
+	}
+	if tx.db == nil && tx.began == nil {
+		g := tx.base.WithContext(tx.ctx).Begin()
+		if g.Error != nil {
+			tx.began = fmt.Errorf("begin transaction: %w", g.Error)
+		} else {
+			tx.db = g
+		}
+	}
+	return tx.db, tx.began
+}
+
+// Conn returns the transaction in ctx if one is open (beginning it on first use), else base; always
+// bound to ctx.
 func Conn(ctx context.Context, base *gorm.DB) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*Tx); ok {
-		tx.mu.Lock()
-		done := tx.done
-		tx.mu.Unlock()
-		if !done {
-			return tx.DB.WithContext(ctx)
+	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx != nil {
+		g, err := tx.conn()
+		if err != nil {
+			bad := base.WithContext(ctx)
+			_ = bad.AddError(err)
+			return bad
+		}
+		if g != nil {
+			return g.WithContext(ctx)
 		}
 	}
 	return base.WithContext(ctx)
 }
 
-// InTx reports whether ctx carries an open transaction.
+// Outside returns ctx without its transaction: statements through Conn(Outside(ctx), …) run on the
+// base handle and do not begin the transaction (reads before a password hash use it).
+func Outside(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(txKey{}).(*Tx); !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, txKey{}, (*Tx)(nil))
+}
+
+// InTx reports whether ctx carries an open (possibly not yet begun) transaction.
 func InTx(ctx context.Context) bool {
 	tx, ok := ctx.Value(txKey{}).(*Tx)
-	if !ok {
+	if !ok || tx == nil {
 		return false
 	}
 	tx.mu.Lock()
@@ -246,24 +301,65 @@ func InTx(ctx context.Context) bool {
 	return !tx.done
 }
 
-// RunInTx runs fn in a transaction carried by the context passed to fn. If ctx already carries an open
-// transaction, fn joins it (a savepoint is not needed: the outer owner decides commit or rollback).
-func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+// TxBegun reports whether ctx carries a transaction that holds a connection now.
+func TxBegun(ctx context.Context) bool {
+	tx, ok := ctx.Value(txKey{}).(*Tx)
+	if !ok || tx == nil {
+		return false
+	}
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return !tx.done && tx.db != nil
+}
+
+// RunInTx runs fn in a transaction carried by the context passed to fn; the transaction begins on
+// fn's first statement, commits if fn returns nil and rolls back otherwise (or on a panic). If ctx
+// already carries an open transaction, fn joins it (the outer owner decides commit or rollback).
+func RunInTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) (err error) {
 	if InTx(ctx) {
 		return fn(ctx)
 	}
-	return base.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		tx := &Tx{DB: g}
-		defer func() {
-			tx.mu.Lock()
-			tx.done = true
-			tx.mu.Unlock()
-		}()
-		return fn(WithTx(ctx, tx))
-	})
+	tx := &Tx{base: base, ctx: ctx}
+	defer func() {
+		tx.mu.Lock()
+		g := tx.db
+		tx.done = true
+		after := tx.afterCommit
+		tx.mu.Unlock()
+		if p := recover(); p != nil {
+			if g != nil {
+				g.Rollback()
+			}
+			panic(p)
+		}
+		if err != nil {
+			if g != nil {
+				g.Rollback()
+			}
+			return
+		}
+		if g != nil {
+			if cerr := g.Commit().Error; cerr != nil {
+				err = fmt.Errorf("commit: %w", cerr)
+				return
+			}
+		}
+		for _, f := range after {
+			f()
+		}
+	}()
+	return fn(WithTx(ctx, tx))
 }
 
-// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect.
+// SQLite extended result codes of unique violations (https://sqlite.org/rescode.html).
+const (
+	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
+	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
+)
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on either dialect, by code,
+// never by message text: gorm's translated ErrDuplicatedKey, PostgreSQL's SQLSTATE 23505
+// (unique_violation), or SQLite's SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY result code.
 func IsUniqueViolation(err error) bool {
 	if err == nil {
 		return false
@@ -271,8 +367,15 @@ func IsUniqueViolation(err error) bool {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return true
 	}
-	s := err.Error()
-	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505") || strings.Contains(s, "duplicate key")
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		return pg.SQLState() == "23505"
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		return lite.Code() == sqliteConstraintUnique || lite.Code() == sqliteConstraintPrimaryKey
+	}
+	return false
 }
 
 type hooksKey struct{}
@@ -298,7 +401,10 @@ func AfterRollback(ctx context.Context, fn func(ctx context.Context) error) {
 		h.mu.Unlock()
 		return
 	}
-	_ = fn(ctx)
+	if err := fn(ctx); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("failure-path write lost")
+		CountLostBookkeeping()
+	}
 }
 
 // Run runs the collected hooks in order, returning the first error.

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseDSN(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ dsn, dialect, driver string }{
 		{"postgres://u:p@h:5432/db", Postgres, "postgres://u:p@h:5432/db"},
 		{"postgresql://h/db", Postgres, "postgresql://h/db"},
@@ -28,6 +29,7 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestWordsAndSearchText(t *testing.T) {
+	t.Parallel()
 	if got := SearchText("Anna-Lena", "O'Brien", "a.b@x.example"); got != " anna lena o brien a b x example " {
 		t.Errorf("SearchText = %q", got)
 	}

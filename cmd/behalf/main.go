@@ -24,7 +24,9 @@ import (
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
+	"behalf/servicetoken"
 	"behalf/store"
+	"behalf/telemetry"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -39,6 +41,7 @@ Usage:
   behalf audit verify|export|checkpoint [--db DSN] …   (behalf audit for details)
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
   behalf schema                  prints the GraphQL SDL (also served at GET /graphql/schema.graphql)
+  behalf service-keys rotate [--db DSN]
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -70,6 +73,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		fmt.Fprint(stdout, graph.SDL())
+	case "service-keys":
+		if len(args) == 0 || args[0] != "rotate" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = rotateServiceKeys(args[1:], env, stdout, stderr)
 	case "audit":
 		return auditCmd(args, env, stdout, stderr)
 	case "help", "-h", "--help":
@@ -100,6 +109,7 @@ func newLogger(cfg config.Config, w io.Writer) zerolog.Logger {
 func openDB(cfg config.Config, log zerolog.Logger) (*gorm.DB, error) {
 	db, err := store.Open(cfg.DB, store.Options{
 		MaxOpenConns: cfg.DBMaxOpenConns, MaxIdleConns: cfg.DBMaxIdleConns, ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		AcquireTimeout: cfg.DBAcquireTimeout, StatementTimeout: cfg.DBStatementTimeout,
 		Logger: &store.Logger{Base: log, SlowThreshold: 500 * time.Millisecond},
 	})
 	if err != nil {
@@ -132,15 +142,30 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	} else {
 		log.Warn().Msg("no BEHALF_AUDIT_KEY_FILE: audit checkpoints are not signed")
 	}
-	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tp, stopTracing, err := telemetry.Setup(ctx, env, "dev")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.Background()); err != nil {
+			log.Warn().Err(err).Msg("flushing traces failed")
+		}
+	}()
+	if tp != nil {
+		opts = append(opts, app.WithTracerProvider(tp))
+		log.Info().Msg("OpenTelemetry tracing on")
+	}
+	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	if n, err := a.Audit.Seal(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info().Int("events", n).Msg("chained audit events recorded before the hash chain")
 	}
-	go a.Audit.RunCheckpoints(log.WithContext(ctx))
+	tick, stopTick := a.Audit.CheckpointTicker()
+	defer stopTick()
+	go a.Audit.RunCheckpoints(log.WithContext(ctx), tick)
 	// The embedded default database gets demo data; PostgreSQL only when --demo is given.
 	if cfg.Demo || !cfg.DBExplicit {
 		logins, err := demo.Load(ctx, db, a.Security, a.Directory, a.Commerce)
@@ -153,19 +178,53 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		Addr: cfg.Addr, Handler: a.Handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 	}
-	go a.RunSweeper(ctx, time.Hour)
+	// Background work stops after the server did (so the last requests' stamps are written).
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	waitBackground := a.Background(bgCtx)
+	defer func() {
+		stopBackground()
+		waitBackground()
+	}()
+	go a.Integrations.Run(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener (BEHALF_METRICS_ADDR): %w", err)
+		}
+		defer serveMetrics(mln, a, log).Close()
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Str("console", "/console/").Msg("behalf serving")
 	printURLs(stdout, cfg)
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
 }
 
+// serveMetrics serves GET /metrics on its own listener (BEHALF_METRICS_ADDR), apart from the API so it
+// can stay off the public network.
+func serveMetrics(ln net.Listener, a *app.App, log zerolog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.Metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("metrics serving at /metrics")
+	return srv
+}
+
 // runServer serves until ctx is done (SIGINT/SIGTERM), then stops accepting connections and lets
 // in-flight requests finish within timeout.
 func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, log zerolog.Logger) error {
+	// Every request's context derives from base, which is cancelled when the shutdown deadline passes:
+	// a runaway query is then cancelled rather than waited for.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -177,6 +236,9 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout t
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		cancelBase()
+		_ = srv.Close()
+		log.Warn().Err(err).Dur("timeout", timeout).Msg("shutdown deadline passed: in-flight requests cancelled")
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("stopped")
@@ -304,5 +366,29 @@ func userCreate(args []string, env func(string) string, stdin io.Reader, stdout,
 	if !*fromStdin {
 		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
 	}
+	return nil
+}
+
+// rotateServiceKeys retires the service-token signing key now (it stays published until its tokens
+// expire) and starts a new one, for example after a suspected leak.
+func rotateServiceKeys(args []string, env func(string) string, stdout, stderr io.Writer) error {
+	fs, dsn := dbFlags("behalf service-keys rotate", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := dbConfig(*dsn, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	k, err := app.New(cfg, db, log, clock.Real{}).ServiceTokens.Rotate(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "service tokens are now signed with key %s; the previous key stays published for %s\n", k.ID, servicetoken.MaxTTL)
 	return nil
 }

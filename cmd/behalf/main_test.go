@@ -110,6 +110,8 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		<-release
 		_, _ = w.Write([]byte("finished"))
 	})}
+	shuttingDown := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(shuttingDown) })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,11 +136,12 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		resc <- result{string(b), err}
 	}()
 	<-started
-	stop() // as SIGTERM would
+	stop()         // as SIGTERM would
+	<-shuttingDown // Shutdown has begun; the request is still held, so runServer must still wait
 	select {
 	case err := <-done:
 		t.Fatalf("server stopped before the in-flight request finished: %v", err)
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	close(release)
 	if r := <-resc; r.err != nil || r.body != "finished" {

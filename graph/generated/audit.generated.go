@@ -20,6 +20,7 @@ import (
 
 type AuditEventResolver interface {
 	Actor(ctx context.Context, obj *model.AuditEvent) (*model.User, error)
+	ActorName(ctx context.Context, obj *model.AuditEvent) (*string, error)
 
 	Subject(ctx context.Context, obj *model.AuditEvent) (*model.User, error)
 
@@ -254,6 +255,29 @@ func (ec *executionContext) fieldContext_AuditEvent_actor(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _AuditEvent_actorName(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_actorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditEvent().ActorName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_actorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _AuditEvent_actorLogin(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -413,8 +437,8 @@ func (ec *executionContext) _AuditEvent_outcome(ctx context.Context, field graph
 			return obj.Outcome, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNAuditOutcome2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuditOutcome) graphql.Marshaler {
+			return ec.marshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx, selections, v)
 		},
 		true,
 		true,
@@ -818,7 +842,7 @@ func (ec *executionContext) unmarshalInputAuditEventFilter(ctx context.Context, 
 			it.Action = data
 		case "outcome":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("outcome"))
-			data, err := ec.unmarshalOAuditOutcome2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOAuditOutcome2ᚖbehalfᚋmodelᚐAuditOutcome(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -952,6 +976,44 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 					}
 				}()
 				res = ec._AuditEvent_actor(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "actorName":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AuditEvent_actorName(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -1387,20 +1449,14 @@ func (ec *executionContext) marshalNAuditEventEdge2ᚖbehalfᚋmodelᚐEdge(ctx 
 	return ec._AuditEventEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAuditOutcome2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+func (ec *executionContext) unmarshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx context.Context, v any) (model.AuditOutcome, error) {
+	var res model.AuditOutcome
+	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAuditOutcome2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	res := graphql.MarshalString(v)
-	if res == graphql.Null {
-		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
-			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
-		}
-	}
-	return res
+func (ec *executionContext) marshalNAuditOutcome2behalfᚋmodelᚐAuditOutcome(ctx context.Context, sel ast.SelectionSet, v model.AuditOutcome) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalOAuditCheckpoint2ᚖbehalfᚋauditᚐCheckpoint(ctx context.Context, sel ast.SelectionSet, v *audit.Checkpoint) graphql.Marshaler {
@@ -1418,22 +1474,20 @@ func (ec *executionContext) unmarshalOAuditEventFilter2ᚖbehalfᚋmodelᚐAudit
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOAuditOutcome2ᚖstring(ctx context.Context, v any) (*string, error) {
+func (ec *executionContext) unmarshalOAuditOutcome2ᚖbehalfᚋmodelᚐAuditOutcome(ctx context.Context, v any) (*model.AuditOutcome, error) {
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalString(v)
-	return &res, graphql.ErrorOnPath(ctx, err)
+	var res = new(model.AuditOutcome)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOAuditOutcome2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+func (ec *executionContext) marshalOAuditOutcome2ᚖbehalfᚋmodelᚐAuditOutcome(ctx context.Context, sel ast.SelectionSet, v *model.AuditOutcome) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(*v)
-	return res
+	return v
 }
 
 // endregion ***************************** type.gotpl *****************************

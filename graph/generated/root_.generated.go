@@ -33,6 +33,8 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Session() SessionResolver
 	User() UserResolver
+	WebhookDelivery() WebhookDeliveryResolver
+	WebhookEndpoint() WebhookEndpointResolver
 }
 
 type DirectiveRoot struct {
@@ -68,6 +70,7 @@ type ComplexityRoot struct {
 		Action       func(childComplexity int) int
 		Actor        func(childComplexity int) int
 		ActorLogin   func(childComplexity int) int
+		ActorName    func(childComplexity int) int
 		Arguments    func(childComplexity int) int
 		At           func(childComplexity int) int
 		ErrorCode    func(childComplexity int) int
@@ -173,20 +176,26 @@ type ComplexityRoot struct {
 		CreateOrganization    func(childComplexity int, input model.CreateOrganizationInput) int
 		CreateProduct         func(childComplexity int, input model.CreateProductInput) int
 		CreateUser            func(childComplexity int, input model.CreateUserInput) int
+		CreateWebhookEndpoint func(childComplexity int, input model.CreateWebhookEndpointInput) int
+		DeleteWebhookEndpoint func(childComplexity int, id string) int
 		EndOnBehalf           func(childComplexity int) int
 		GenerateAPIKey        func(childComplexity int, name string, expiresAt *time.Time) int
 		Login                 func(childComplexity int, login string, password string) int
 		LoginOnBehalf         func(childComplexity int, userID string, reason *string) int
 		Logout                func(childComplexity int) int
-		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method string, paymentToken *string) int
+		PayOrder              func(childComplexity int, orderID string, idempotencyKey string, method model.PaymentMethod, paymentToken *string) int
 		PlaceOrder            func(childComplexity int, idempotencyKey string) int
 		RemoveFromCart        func(childComplexity int, sku string) int
+		RetryWebhookDelivery  func(childComplexity int, id string) int
 		RevokeAPIKey          func(childComplexity int, id string) int
 		RevokeAllSessions     func(childComplexity int, userID string) int
 		RevokeSession         func(childComplexity int, id string) int
+		RotateWebhookSecret   func(childComplexity int, id string) int
 		SetAllowLoginOnBehalf func(childComplexity int, allow bool) int
+		SetOnBehalfEmail      func(childComplexity int, enabled bool) int
 		UpdateCartItem        func(childComplexity int, sku string, quantity int) int
 		UpdateUser            func(childComplexity int, input model.UpdateUserInput) int
+		UpdateWebhookEndpoint func(childComplexity int, input model.UpdateWebhookEndpointInput) int
 	}
 
 	OnBehalfTicket struct {
@@ -316,20 +325,23 @@ type ComplexityRoot struct {
 		Sessions              func(childComplexity int, userID string) int
 		User                  func(childComplexity int, id string) int
 		Users                 func(childComplexity int, search *string, first *int, after *string) int
+		WebhookDeliveries     func(childComplexity int, endpointID *string, status *string, first *int, after *string) int
+		WebhookEndpoints      func(childComplexity int) int
 	}
 
 	Session struct {
-		CreatedAt  func(childComplexity int) int
-		Current    func(childComplexity int) int
-		ExpiresAt  func(childComplexity int) int
-		ID         func(childComplexity int) int
-		IP         func(childComplexity int) int
-		LastSeenAt func(childComplexity int) int
-		OnBehalf   func(childComplexity int) int
-		Operator   func(childComplexity int) int
-		Reason     func(childComplexity int) int
-		User       func(childComplexity int) int
-		UserAgent  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Current      func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		ID           func(childComplexity int) int
+		IP           func(childComplexity int) int
+		LastSeenAt   func(childComplexity int) int
+		OnBehalf     func(childComplexity int) int
+		Operator     func(childComplexity int) int
+		OperatorName func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		User         func(childComplexity int) int
+		UserAgent    func(childComplexity int) int
 	}
 
 	User struct {
@@ -342,6 +354,7 @@ type ComplexityRoot struct {
 		Locked               func(childComplexity int) int
 		Login                func(childComplexity int) int
 		LoginOnBehalfRefusal func(childComplexity int) int
+		OnBehalfEmail        func(childComplexity int) int
 		Permissions          func(childComplexity int) int
 		Roles                func(childComplexity int) int
 	}
@@ -355,6 +368,47 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		Attempts      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		DeliveredAt   func(childComplexity int) int
+		Endpoint      func(childComplexity int) int
+		EventID       func(childComplexity int) int
+		EventType     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastAttemptAt func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		LastStatus    func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Status        func(childComplexity int) int
+	}
+
+	WebhookDeliveryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	WebhookDeliveryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WebhookEndpoint struct {
+		Active                   func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		Description              func(childComplexity int) int
+		Events                   func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		PreviousSecretValidUntil func(childComplexity int) int
+		URL                      func(childComplexity int) int
+	}
+
+	WebhookEndpointSecret struct {
+		Endpoint func(childComplexity int) int
+		Secret   func(childComplexity int) int
 	}
 }
 
@@ -471,6 +525,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.ActorLogin(childComplexity), true
+	case "AuditEvent.actorName":
+		if e.ComplexityRoot.AuditEvent.ActorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.ActorName(childComplexity), true
 	case "AuditEvent.arguments":
 		if e.ComplexityRoot.AuditEvent.Arguments == nil {
 			break
@@ -937,6 +997,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(model.CreateUserInput)), true
+	case "Mutation.createWebhookEndpoint":
+		if e.ComplexityRoot.Mutation.CreateWebhookEndpoint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhookEndpoint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhookEndpoint(childComplexity, args["input"].(model.CreateWebhookEndpointInput)), true
+	case "Mutation.deleteWebhookEndpoint":
+		if e.ComplexityRoot.Mutation.DeleteWebhookEndpoint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWebhookEndpoint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWebhookEndpoint(childComplexity, args["id"].(string)), true
 	case "Mutation.endOnBehalf":
 		if e.ComplexityRoot.Mutation.EndOnBehalf == nil {
 			break
@@ -992,7 +1074,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(string), args["paymentToken"].(*string)), true
+		return e.ComplexityRoot.Mutation.PayOrder(childComplexity, args["orderId"].(string), args["idempotencyKey"].(string), args["method"].(model.PaymentMethod), args["paymentToken"].(*string)), true
 	case "Mutation.placeOrder":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
@@ -1015,6 +1097,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveFromCart(childComplexity, args["sku"].(string)), true
+	case "Mutation.retryWebhookDelivery":
+		if e.ComplexityRoot.Mutation.RetryWebhookDelivery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryWebhookDelivery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryWebhookDelivery(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1048,6 +1141,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateWebhookSecret":
+		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
 	case "Mutation.setAllowLoginOnBehalf":
 		if e.ComplexityRoot.Mutation.SetAllowLoginOnBehalf == nil {
 			break
@@ -1059,6 +1163,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetAllowLoginOnBehalf(childComplexity, args["allow"].(bool)), true
+	case "Mutation.setOnBehalfEmail":
+		if e.ComplexityRoot.Mutation.SetOnBehalfEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setOnBehalfEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetOnBehalfEmail(childComplexity, args["enabled"].(bool)), true
 	case "Mutation.updateCartItem":
 		if e.ComplexityRoot.Mutation.UpdateCartItem == nil {
 			break
@@ -1081,6 +1196,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["input"].(model.UpdateUserInput)), true
+	case "Mutation.updateWebhookEndpoint":
+		if e.ComplexityRoot.Mutation.UpdateWebhookEndpoint == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWebhookEndpoint_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWebhookEndpoint(childComplexity, args["input"].(model.UpdateWebhookEndpointInput)), true
 
 	case "OnBehalfTicket.expiresAt":
 		if e.ComplexityRoot.OnBehalfTicket.ExpiresAt == nil {
@@ -1676,6 +1802,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["search"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.webhookDeliveries":
+		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["endpointId"].(*string), args["status"].(*string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.webhookEndpoints":
+		if e.ComplexityRoot.Query.WebhookEndpoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.WebhookEndpoints(childComplexity), true
 
 	case "Session.createdAt":
 		if e.ComplexityRoot.Session.CreatedAt == nil {
@@ -1725,6 +1868,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.Operator(childComplexity), true
+	case "Session.operatorName":
+		if e.ComplexityRoot.Session.OperatorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.OperatorName(childComplexity), true
 	case "Session.reason":
 		if e.ComplexityRoot.Session.Reason == nil {
 			break
@@ -1798,6 +1947,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.LoginOnBehalfRefusal(childComplexity), true
+	case "User.onBehalfEmail":
+		if e.ComplexityRoot.User.OnBehalfEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.OnBehalfEmail(childComplexity), true
 	case "User.permissions":
 		if e.ComplexityRoot.User.Permissions == nil {
 			break
@@ -1843,6 +1998,167 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+	case "WebhookDelivery.deliveredAt":
+		if e.ComplexityRoot.WebhookDelivery.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.DeliveredAt(childComplexity), true
+	case "WebhookDelivery.endpoint":
+		if e.ComplexityRoot.WebhookDelivery.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Endpoint(childComplexity), true
+	case "WebhookDelivery.eventId":
+		if e.ComplexityRoot.WebhookDelivery.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.EventID(childComplexity), true
+	case "WebhookDelivery.eventType":
+		if e.ComplexityRoot.WebhookDelivery.EventType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.EventType(childComplexity), true
+	case "WebhookDelivery.id":
+		if e.ComplexityRoot.WebhookDelivery.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.ID(childComplexity), true
+	case "WebhookDelivery.lastAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.LastAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastAttemptAt(childComplexity), true
+	case "WebhookDelivery.lastError":
+		if e.ComplexityRoot.WebhookDelivery.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastError(childComplexity), true
+	case "WebhookDelivery.lastStatus":
+		if e.ComplexityRoot.WebhookDelivery.LastStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastStatus(childComplexity), true
+	case "WebhookDelivery.nextAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.NextAttemptAt(childComplexity), true
+	case "WebhookDelivery.status":
+		if e.ComplexityRoot.WebhookDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Status(childComplexity), true
+
+	case "WebhookDeliveryConnection.edges":
+		if e.ComplexityRoot.WebhookDeliveryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.Edges(childComplexity), true
+	case "WebhookDeliveryConnection.pageInfo":
+		if e.ComplexityRoot.WebhookDeliveryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.PageInfo(childComplexity), true
+	case "WebhookDeliveryConnection.totalCount":
+		if e.ComplexityRoot.WebhookDeliveryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.TotalCount(childComplexity), true
+
+	case "WebhookDeliveryEdge.cursor":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Cursor(childComplexity), true
+	case "WebhookDeliveryEdge.node":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
+
+	case "WebhookEndpoint.active":
+		if e.ComplexityRoot.WebhookEndpoint.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.Active(childComplexity), true
+	case "WebhookEndpoint.createdAt":
+		if e.ComplexityRoot.WebhookEndpoint.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.CreatedAt(childComplexity), true
+	case "WebhookEndpoint.description":
+		if e.ComplexityRoot.WebhookEndpoint.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.Description(childComplexity), true
+	case "WebhookEndpoint.events":
+		if e.ComplexityRoot.WebhookEndpoint.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.Events(childComplexity), true
+	case "WebhookEndpoint.id":
+		if e.ComplexityRoot.WebhookEndpoint.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.ID(childComplexity), true
+	case "WebhookEndpoint.previousSecretValidUntil":
+		if e.ComplexityRoot.WebhookEndpoint.PreviousSecretValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.PreviousSecretValidUntil(childComplexity), true
+	case "WebhookEndpoint.url":
+		if e.ComplexityRoot.WebhookEndpoint.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpoint.URL(childComplexity), true
+
+	case "WebhookEndpointSecret.endpoint":
+		if e.ComplexityRoot.WebhookEndpointSecret.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpointSecret.Endpoint(childComplexity), true
+	case "WebhookEndpointSecret.secret":
+		if e.ComplexityRoot.WebhookEndpointSecret.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookEndpointSecret.Secret(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1856,7 +2172,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateOrganizationInput,
 		ec.unmarshalInputCreateProductInput,
 		ec.unmarshalInputCreateUserInput,
+		ec.unmarshalInputCreateWebhookEndpointInput,
 		ec.unmarshalInputUpdateUserInput,
+		ec.unmarshalInputUpdateWebhookEndpointInput,
 	)
 	first := true
 
@@ -1999,8 +2317,14 @@ type AuditEvent {
   at: Time!
   "What happened, ` + "`" + `<area>.<verb>` + "`" + ` (e.g. ` + "`" + `cart.add` + "`" + `, ` + "`" + `onbehalf.started` + "`" + `)."
   action: String!
-  "Who really acted (the staff member in a login-on-behalf session); null when anonymous."
+  """
+  Who really acted (the staff member in a login-on-behalf session); null when anonymous. Another user's
+  account (e-mail, roles, permissions) is shown only to holders of ` + "`" + `security:read` + "`" + `; to others, such as
+  the customer reading ` + "`" + `myOnBehalfActivity` + "`" + `, it is null: see ` + "`" + `actorName` + "`" + `.
+  """
   actor: User
+  "The display name of who really acted (their contact's full name, else their login); null when anonymous."
+  actorName: String
   "Login of who really acted, kept even if the user is later renamed."
   actorLogin: String!
   "Whose account it concerned (the customer in a login-on-behalf session)."
@@ -2461,6 +2785,144 @@ extend type Mutation {
   createContact(input: CreateContactInput!): Contact! @audit(action: "contact.create")
 }
 `, BuiltIn: false},
+	{Name: "../../schema/integrations.graphqls", Input: `"State of one webhook delivery."
+enum DeliveryStatus {
+  "Not tried yet."
+  PENDING
+  "Received by the endpoint (2xx)."
+  DELIVERED
+  "Tried and failed; it will be tried again at ` + "`" + `nextAttemptAt` + "`" + `."
+  FAILED
+  "Given up after the maximum number of attempts; ` + "`" + `retryWebhookDelivery` + "`" + ` queues it again."
+  DEAD
+}
+
+"A receiver of signed webhooks (Standard Webhooks: ` + "`" + `webhook-id` + "`" + `, ` + "`" + `webhook-timestamp` + "`" + `, ` + "`" + `webhook-signature` + "`" + `)."
+type WebhookEndpoint {
+  "Stable identifier."
+  id: ID!
+  "Where events are POSTed."
+  url: String!
+  "The event types it receives: ` + "`" + `onbehalf.started` + "`" + `, ` + "`" + `onbehalf.ended` + "`" + `, ` + "`" + `onbehalf.denied` + "`" + `, ` + "`" + `order.placed` + "`" + `, ` + "`" + `order.paid` + "`" + `, ` + "`" + `session.revoked` + "`" + `."
+  events: [String!]!
+  "Whether it receives events now (an inactive endpoint gets no new events; what was queued waits until it is active again)."
+  active: Boolean!
+  "What it is for."
+  description: String!
+  "When it was registered."
+  createdAt: Time!
+  "Until when the secret replaced by the last rotation still signs too (null outside an overlap)."
+  previousSecretValidUntil: Time
+}
+
+"An endpoint with its signing secret, shown this once."
+type WebhookEndpointSecret {
+  "The endpoint."
+  endpoint: WebhookEndpoint!
+  "The signing secret (` + "`" + `whsec_` + "`" + ` and base64). Store it now: it is never shown again."
+  secret: String!
+}
+
+"One event bound for one endpoint, with its delivery state."
+type WebhookDelivery {
+  "Stable identifier (give it to ` + "`" + `retryWebhookDelivery` + "`" + `)."
+  id: ID!
+  "The event's id: the ` + "`" + `webhook-id` + "`" + ` header of every attempt, so receivers can drop duplicates."
+  eventId: ID!
+  "The event type, e.g. ` + "`" + `order.placed` + "`" + `."
+  eventType: String!
+  "The endpoint it goes to (null once the endpoint was deleted)."
+  endpoint: WebhookEndpoint
+  "Where it stands."
+  status: DeliveryStatus!
+  "How many attempts were made."
+  attempts: Int!
+  "The HTTP status of the last attempt (null when none came back)."
+  lastStatus: Int
+  "What went wrong in the last attempt (empty after a success)."
+  lastError: String!
+  "When the next attempt is due (meaningful while PENDING or FAILED)."
+  nextAttemptAt: Time!
+  "When the last attempt was made."
+  lastAttemptAt: Time
+  "When it was delivered."
+  deliveredAt: Time
+  "When the event was queued."
+  createdAt: Time!
+}
+
+"A page of webhook deliveries."
+type WebhookDeliveryConnection {
+  "The deliveries of this page."
+  edges: [WebhookDeliveryEdge!]!
+  "Paging information."
+  pageInfo: PageInfo!
+  "How many deliveries match."
+  totalCount: Int!
+}
+
+"A delivery with its cursor."
+type WebhookDeliveryEdge {
+  "Cursor to pass as ` + "`" + `after` + "`" + `."
+  cursor: String!
+  "The delivery."
+  node: WebhookDelivery!
+}
+
+"A new webhook endpoint."
+input CreateWebhookEndpointInput {
+  "Absolute http(s) URL; private, loopback and link-local targets are refused unless ` + "`" + `BEHALF_WEBHOOK_ALLOW_PRIVATE` + "`" + `."
+  url: String!
+  "Event types to receive (at least one)."
+  events: [String!]!
+  "What it is for (at most 200 characters)."
+  description: String
+}
+
+"Changes to a webhook endpoint; omitted fields stay as they are."
+input UpdateWebhookEndpointInput {
+  "The endpoint."
+  id: ID!
+  "New URL."
+  url: String
+  "New event types."
+  events: [String!]
+  "Turn it on or off."
+  active: Boolean
+  "New description."
+  description: String
+}
+
+extend type User {
+  "Whether I get an e-mail when staff start acting on my behalf (the record stays either way); null for other users."
+  onBehalfEmail: Boolean
+}
+
+extend type Query {
+  "The webhook endpoints (` + "`" + `integrations:manage` + "`" + `)."
+  webhookEndpoints: [WebhookEndpoint!]! @denyOnBehalf
+  "Webhook deliveries, newest first, optionally of one endpoint or in one status (` + "`" + `integrations:manage` + "`" + `)."
+  webhookDeliveries(endpointId: ID, status: DeliveryStatus, first: Int = 20, after: String): WebhookDeliveryConnection! @denyOnBehalf
+}
+
+extend type Mutation {
+  "Registers a webhook endpoint (` + "`" + `integrations:manage` + "`" + `); the secret is returned once."
+  createWebhookEndpoint(input: CreateWebhookEndpointInput!): WebhookEndpointSecret! @denyOnBehalf @denyApiKey @audit(action: "webhook.create")
+  "Changes a webhook endpoint (` + "`" + `integrations:manage` + "`" + `)."
+  updateWebhookEndpoint(input: UpdateWebhookEndpointInput!): WebhookEndpoint! @denyOnBehalf @denyApiKey @audit(action: "webhook.update")
+  """
+  Gives an endpoint a new secret, returned once (` + "`" + `integrations:manage` + "`" + `); the old one keeps signing too
+  (a second signature) for ` + "`" + `BEHALF_WEBHOOK_SECRET_OVERLAP` + "`" + `.
+  """
+  rotateWebhookSecret(id: ID!): WebhookEndpointSecret! @denyOnBehalf @denyApiKey @audit(action: "webhook.rotateSecret")
+  "Deletes a webhook endpoint; its open deliveries become DEAD (` + "`" + `integrations:manage` + "`" + `)."
+  deleteWebhookEndpoint(id: ID!): Boolean! @denyOnBehalf @denyApiKey @audit(action: "webhook.delete")
+  "Queues a FAILED or DEAD delivery for an attempt now, its attempts counted afresh (` + "`" + `integrations:manage` + "`" + `)."
+  retryWebhookDelivery(id: ID!): WebhookDelivery! @denyOnBehalf @denyApiKey @audit(action: "webhook.retry")
+  "My choice about the e-mail sent when staff start acting on my behalf (the record and webhooks stay)."
+  setOnBehalfEmail(enabled: Boolean!): User! @denyOnBehalf @denyApiKey @audit(action: "user.notifications")
+}
+`, BuiltIn: false},
 	{Name: "../../schema/onbehalf.graphqls", Input: `"A one-time ticket to open a login-on-behalf session in the storefront. Nothing is signed in yet."
 type OnBehalfTicket {
   "The one-time ticket; also carried in ` + "`" + `url` + "`" + `'s fragment."
@@ -2593,8 +3055,14 @@ type Session {
   id: ID!
   "Whose account the session acts in (in a login-on-behalf session: the customer)."
   user: User!
-  "The staff member really acting, in a login-on-behalf session; null in an ordinary session."
+  """
+  The staff member really acting, in a login-on-behalf session; null in an ordinary session. Their
+  account (e-mail, roles, permissions) is shown only to themself and to holders of ` + "`" + `security:read` + "`" + `; to
+  others, such as the customer in whose account they act, it is null: see ` + "`" + `operatorName` + "`" + `.
+  """
   operator: User
+  "The display name of the staff member acting in a login-on-behalf session (their contact's full name, else their login); null in an ordinary session. What the customer sees of the operator."
+  operatorName: String
   "Whether this is a login-on-behalf session (the storefront shows its banner)."
   onBehalf: Boolean!
   "When it started."
@@ -2790,6 +3258,8 @@ func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field gr
 		return ec.fieldContext_AuditEvent_action(ctx, field)
 	case "actor":
 		return ec.fieldContext_AuditEvent_actor(ctx, field)
+	case "actorName":
+		return ec.fieldContext_AuditEvent_actorName(ctx, field)
 	case "actorLogin":
 		return ec.fieldContext_AuditEvent_actorLogin(ctx, field)
 	case "subject":
@@ -3200,6 +3670,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_user(ctx, field)
 	case "operator":
 		return ec.fieldContext_Session_operator(ctx, field)
+	case "operatorName":
+		return ec.fieldContext_Session_operatorName(ctx, field)
 	case "onBehalf":
 		return ec.fieldContext_Session_onBehalf(ctx, field)
 	case "createdAt":
@@ -3242,6 +3714,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_canLoginOnBehalf(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_User_createdAt(ctx, field)
+	case "onBehalfEmail":
+		return ec.fieldContext_User_onBehalfEmail(ctx, field)
 	case "loginOnBehalfRefusal":
 		return ec.fieldContext_User_loginOnBehalfRefusal(ctx, field)
 	}
@@ -3268,6 +3742,88 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookDelivery_id(ctx, field)
+	case "eventId":
+		return ec.fieldContext_WebhookDelivery_eventId(ctx, field)
+	case "eventType":
+		return ec.fieldContext_WebhookDelivery_eventType(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_WebhookDelivery_endpoint(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	case "lastStatus":
+		return ec.fieldContext_WebhookDelivery_lastStatus(ctx, field)
+	case "lastError":
+		return ec.fieldContext_WebhookDelivery_lastError(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
+	case "lastAttemptAt":
+		return ec.fieldContext_WebhookDelivery_lastAttemptAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_WebhookDelivery_deliveredAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WebhookDeliveryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEndpoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookEndpoint_id(ctx, field)
+	case "url":
+		return ec.fieldContext_WebhookEndpoint_url(ctx, field)
+	case "events":
+		return ec.fieldContext_WebhookEndpoint_events(ctx, field)
+	case "active":
+		return ec.fieldContext_WebhookEndpoint_active(ctx, field)
+	case "description":
+		return ec.fieldContext_WebhookEndpoint_description(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookEndpoint_createdAt(ctx, field)
+	case "previousSecretValidUntil":
+		return ec.fieldContext_WebhookEndpoint_previousSecretValidUntil(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEndpoint", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEndpointSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endpoint":
+		return ec.fieldContext_WebhookEndpointSecret_endpoint(ctx, field)
+	case "secret":
+		return ec.fieldContext_WebhookEndpointSecret_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEndpointSecret", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
+	"behalf/store"
 
 	"github.com/rs/zerolog"
 	"gorm.io/gorm"
@@ -62,6 +64,11 @@ var HashParams = security.Argon2Params{Memory: 512, Time: 1, Threads: 1}
 
 // New starts a server on db with the default configuration, changed by the options.
 func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
+	return NewWith(t, db, nil, opts...)
+}
+
+// NewWith is New with wiring options for app.New (a tracer provider, for example).
+func NewWith(t testing.TB, db *gorm.DB, appOpts []app.Option, opts ...func(*config.Config)) *Env {
 	cfg := config.Defaults()
 	cfg.MaxConcurrentHashes = 4
 	for _, o := range opts {
@@ -70,7 +77,7 @@ func New(t testing.TB, db *gorm.DB, opts ...func(*config.Config)) *Env {
 	logs := &SyncBuffer{}
 	log := zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 	clk := clock.NewFake(Start)
-	a := app.New(cfg, db, log, clk, app.WithHashParams(HashParams))
+	a := app.New(cfg, db, log, clk, append([]app.Option{app.WithHashParams(HashParams)}, appOpts...)...)
 	return &Env{T: t, App: a, DB: db, Clock: clk, Logs: logs}
 }
 
@@ -140,6 +147,25 @@ func (e *Env) Do(token, query string, vars map[string]any) *Response {
 		h["Authorization"] = "Bearer " + token
 	}
 	return parse(e.T, e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h}))
+}
+
+// TryDo is Do for goroutines: it never touches the test (no Fatal off the test's goroutine) and returns
+// an error when the answer is not GraphQL JSON; check it after the goroutines are done.
+func (e *Env) TryDo(token, query string, vars map[string]any) (*Response, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return nil, err
+	}
+	h := map[string]string{"Content-Type": "application/json"}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	w := e.HTTP(Request{Path: "/graphql", Body: bytes.NewReader(body), Headers: h})
+	res := &Response{Status: w.Code, Header: w.Header(), Raw: w.Body.String()}
+	if err := json.Unmarshal(w.Body.Bytes(), res); err != nil {
+		return nil, fmt.Errorf("response is not JSON (status %d): %s", w.Code, w.Body.String())
+	}
+	return res, nil
 }
 
 func parse(t testing.TB, w *httptest.ResponseRecorder) *Response {
@@ -240,4 +266,45 @@ func (e *Env) EventsWithAction(action string) []model.AuditEvent {
 		}
 	}
 	return out
+}
+
+// StartBackground runs the server's background work (on PostgreSQL the change listener, which the
+// identity cache needs to be trusted) until the test ends, and waits until the cache is trusted.
+func (e *Env) StartBackground() {
+	e.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := e.App.Background(ctx)
+	e.T.Cleanup(func() {
+		cancel()
+		wait()
+	})
+	bus := store.BusOf(e.DB)
+	deadline := time.Now().Add(30 * time.Second)
+	for !bus.Trusted() {
+		if time.Now().After(deadline) {
+			e.T.Fatal("apptest: the change listener did not connect within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// OnBehalf runs the login-on-behalf flow: the operator (signed in with operatorToken, password
+// DefaultPassword) asks for a ticket for userID and confirms it. It returns the scoped session's token
+// and id.
+func (e *Env) OnBehalf(operatorToken, operatorLogin, userID, reason string) (token, sessionID string) {
+	e.T.Helper()
+	var t struct {
+		LoginOnBehalf struct{ Ticket string } `json:"loginOnBehalf"`
+	}
+	e.MustDo(operatorToken, `mutation($u:ID!,$r:String){ loginOnBehalf(userId:$u, reason:$r){ ticket } }`,
+		map[string]any{"u": userID, "r": reason}, &t)
+	var c struct {
+		ConfirmOnBehalf struct {
+			Token   string
+			Session struct{ ID string }
+		} `json:"confirmOnBehalf"`
+	}
+	e.MustDo("", `mutation($t:String!,$l:String!,$p:String!){ confirmOnBehalf(ticket:$t, login:$l, password:$p){ token session { id } } }`,
+		map[string]any{"t": t.LoginOnBehalf.Ticket, "l": operatorLogin, "p": DefaultPassword}, &c)
+	return c.ConfirmOnBehalf.Token, c.ConfirmOnBehalf.Session.ID
 }

@@ -194,10 +194,36 @@ func freshPostgres(t testing.TB) string {
 	if pgState.err != nil {
 		t.Fatalf("dbtest: prepare PostgreSQL template database: %v", pgState.err)
 	}
+	return createPostgres(t, fmt.Sprintf(" TEMPLATE %s%s", quoteIdent(pgState.template), pgState.strategy))
+}
+
+// EmptyPostgresDSN creates an empty PostgreSQL database (not migrated: for tests of migration itself,
+// such as several replicas starting together) and returns its DSN; it is dropped when t ends. Skipped
+// or failed like Postgres when BEHALF_TEST_POSTGRES_URL is not set.
+func EmptyPostgresDSN(t testing.TB) string {
+	t.Helper()
+	freshPostgres(t) // sets up the server state (and skips without a server); the extra database is cheap
+	return createPostgres(t, "")
+}
+
+// AdminPostgres returns the admin connection pool of the PostgreSQL test server (for tests that inspect
+// the server: pg_stat_activity, pg_terminate_backend, pg_stat_statements). Call it after a Postgres,
+// FreshDSN or EmptyPostgresDSN call.
+func AdminPostgres(t testing.TB) *gorm.DB {
+	t.Helper()
+	if pgState.admin == nil {
+		t.Fatal("dbtest: AdminPostgres called before a PostgreSQL database was created")
+	}
+	return pgState.admin
+}
+
+// createPostgres creates a test database with the given CREATE DATABASE options, dropped when t ends.
+func createPostgres(t testing.TB, options string) string {
+	t.Helper()
 	name := fmt.Sprintf("t_%s_%d", pgState.tag, pgSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pgState.admin.WithContext(ctx).Exec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s%s", quoteIdent(name), quoteIdent(pgState.template), pgState.strategy)).Error; err != nil {
+	if err := pgState.admin.WithContext(ctx).Exec(fmt.Sprintf("CREATE DATABASE %s%s", quoteIdent(name), options)).Error; err != nil {
 		t.Fatalf("dbtest: create PostgreSQL test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -323,4 +349,14 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Must fails t when a test's own database statement failed, so that no assertion reads the zero value
+// an error left behind. It returns res for chaining (res.RowsAffected).
+func Must(t testing.TB, res *gorm.DB) *gorm.DB {
+	t.Helper()
+	if res.Error != nil {
+		t.Fatalf("database: %v", res.Error)
+	}
+	return res
 }

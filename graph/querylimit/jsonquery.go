@@ -1,4 +1,4 @@
-package graph
+package querylimit
 
 import (
 	"bytes"
@@ -6,11 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// jsonQuery finds the "query" member of a JSON request object and returns it unescaped, without
+// JSONQuery finds the "query" member of a JSON request object and returns it unescaped, without
 // decoding the rest of the body (encoding/json takes milliseconds for a few hundred KB; this takes
 // microseconds). ok is false when body is not an object with a string "query" member; the transport
 // then decodes it and reports what is wrong.
-func jsonQuery(body []byte) (query []byte, ok bool) {
+func JSONQuery(body []byte) (query []byte, ok bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
@@ -124,7 +124,7 @@ func skipValue(b []byte, i int) (int, bool) {
 func unquoteJSON(q []byte) ([]byte, bool) {
 	s := q[1 : len(q)-1]
 	if bytes.IndexByte(s, '\\') < 0 {
-		return s, true
+		return s, utf8.Valid(s) // invalid UTF-8: leave it to encoding/json (which substitutes U+FFFD)
 	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
@@ -174,5 +174,5 @@ func unquoteJSON(q []byte) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	return out, true
+	return out, utf8.Valid(out)
 }
