@@ -293,7 +293,7 @@ function onBehalfForm(u, container) {
 async function loadSessions(u, box) {
   mount(box, h('p.muted', 'Loading sessions…'));
   try {
-    const { sessions } = await api(`query($u:ID!){ sessions(userId:$u){ id onBehalf operator{ login } createdAt expiresAt lastSeenAt ip userAgent reason } }`, { u: u.id });
+    const { sessions } = await api(`query($u:ID!){ sessions(userId:$u){ id onBehalf operator{ login } operatorName createdAt expiresAt lastSeenAt ip userAgent reason } }`, { u: u.id });
     mount(box, h('h3', `Live sessions of ${u.login}`),
       sessions.length ? h('div.table-wrap', h('table',
         h('thead', h('tr', ['Started', 'Kind', 'Operator', 'Reason', 'Last seen', 'Ends', ''].map((x) => h('th', { scope: 'col' }, x)))),
@@ -302,7 +302,7 @@ async function loadSessions(u, box) {
           return h('tr',
             h('td', when(s.createdAt)),
             h('td', s.onBehalf ? h('span.badge.warn', 'on behalf') : 'own'),
-            h('td', s.operator ? s.operator.login : '—'),
+            h('td', s.operator ? s.operator.login : (s.operatorName || '—')),
             h('td', s.reason || '—'),
             h('td', when(s.lastSeenAt)),
             h('td', when(s.expiresAt)),

@@ -185,7 +185,7 @@ function renderBanner() {
   }
   const end = h('button.danger', { type: 'button', on: { click: (e) => busy(e.currentTarget, endOnBehalf) } }, 'End');
   mount(banner, h('div.banner', { role: 'region', 'aria-label': 'Login on behalf' },
-    h('span.grow', 'Acting for ', h('strong', displayName(viewer.me)), ' as ', h('strong', s.operator ? s.operator.login : 'staff'),
+    h('span.grow', 'Acting for ', h('strong', displayName(viewer.me)), ' as ', h('strong', s.operatorName || 'staff'),
       s.reason ? ` — ${s.reason}` : '', ` — ends at ${clock(s.expiresAt)}`),
     end));
 }
@@ -415,14 +415,14 @@ function uploadForm(status) {
 
 // ---- orders and payment ----------------------------------------------------------------------------
 
-const ORDER = `id number status createdAt createdBy modifiedBy operator{ login } total{ amount currency }
+const ORDER = `id number status createdAt createdBy modifiedBy total{ amount currency }
   items{ sku name quantity unitPrice{ amount currency } lineTotal{ amount currency } }
   payments{ id method status amount{ amount currency } reference declineCode createdBy createdAt }`;
 
 async function ordersPage() {
   document.title = 'Orders — behalf shop';
   try {
-    const { orders } = await api(`{ orders(first:20){ totalCount edges{ node{ id number status createdAt createdBy operator{ login } total{ amount currency } } } } }`);
+    const { orders } = await api(`{ orders(first:20){ totalCount edges{ node{ id number status createdAt createdBy total{ amount currency } } } } }`);
     mount(main, h('h1', 'Orders'),
       orders.edges.length ? h('div.table-wrap', h('table',
         h('thead', h('tr', ['Order', 'Placed', 'Status', 'Total', 'Placed by'].map((x) => h('th', { scope: 'col' }, x)))),
@@ -431,7 +431,7 @@ async function ordersPage() {
           h('td', when(o.createdAt)),
           h('td', statusText(o.status)),
           h('td.num', money(o.total)),
-          h('td', o.operator ? [`${o.createdBy} `, h('span.badge.warn', 'on your behalf')] : o.createdBy)))))) : h('p.muted', 'No orders yet.'));
+          h('td', o.createdBy !== viewer.me.login ? [`${o.createdBy} `, h('span.badge.warn', 'on your behalf')] : o.createdBy)))))) : h('p.muted', 'No orders yet.'));
   } catch (err) {
     mount(main);
     fail(err);
@@ -457,7 +457,7 @@ async function orderPage(id) {
       h('section.card', h('dl.facts',
         h('dt', 'Status'), h('dd#order-status', statusText(o.status)),
         h('dt', 'Placed'), h('dd', when(o.createdAt)),
-        h('dt', 'Placed by'), h('dd', o.createdBy, o.operator ? [' ', h('span.badge.warn', 'on the customer’s behalf')] : null),
+        h('dt', 'Placed by'), h('dd', o.createdBy, o.createdBy !== viewer.me.login ? [' ', h('span.badge.warn', 'on the customer’s behalf')] : null),
         h('dt', 'Total'), h('dd.total', money(o.total)))),
       h('div.table-wrap', h('table',
         h('thead', h('tr', h('th', { scope: 'col' }, 'Product'), h('th.num', { scope: 'col' }, 'Quantity'), h('th.num', { scope: 'col' }, 'Unit price'), h('th.num', { scope: 'col' }, 'Line total'))),
@@ -510,10 +510,10 @@ const ACTIVITY = {
 async function accountPage() {
   document.title = 'My account — behalf shop';
   try {
-    const d = await api(`{ me { id allowLoginOnBehalf }
-      mySessions { id current onBehalf operator{ login } reason createdAt expiresAt lastSeenAt ip userAgent }
-      myOnBehalfActivity(first:20){ totalCount edges{ node{ id at action outcome actorLogin reason operation } } }
-      orders(first:10){ edges{ node{ id number status createdBy operator{ login } createdAt total{ amount currency } } } } }`);
+    const d = await api(`{ me { id login allowLoginOnBehalf }
+      mySessions { id current onBehalf operatorName reason createdAt expiresAt lastSeenAt ip userAgent }
+      myOnBehalfActivity(first:20){ totalCount edges{ node{ id at action outcome actorName reason operation } } }
+      orders(first:10){ edges{ node{ id number status createdBy createdAt total{ amount currency } } } } }`);
     const status = h('div', { 'aria-live': 'polite' });
     const consent = h('input', { type: 'checkbox', id: 'consent', checked: d.me.allowLoginOnBehalf });
     consent.addEventListener('change', async () => {
@@ -527,7 +527,7 @@ async function accountPage() {
         fail(err, status);
       }
     });
-    const staffOrders = d.orders.edges.map((e) => e.node).filter((o) => o.operator);
+    const staffOrders = d.orders.edges.map((e) => e.node).filter((o) => o.createdBy !== d.me.login);
     mount(main, h('h1', 'My account'),
       h('section.card', { 'aria-labelledby': 'consent-h' }, h('h2#consent-h', 'Login on behalf'),
         h('label.switch', { for: 'consent' }, consent, 'Allow support staff to log in on my behalf'),
@@ -537,7 +537,7 @@ async function accountPage() {
         d.myOnBehalfActivity.edges.length ? h('div.table-wrap', h('table',
           h('thead', h('tr', ['When', 'What', 'By', 'Reason', 'Result'].map((x) => h('th', { scope: 'col' }, x)))),
           h('tbody', d.myOnBehalfActivity.edges.map(({ node: e }) => h('tr', { dataset: { action: e.action } },
-            h('td', when(e.at)), h('td', ACTIVITY[e.action] || e.action, ' ', h('small.muted', e.action)), h('td', e.actorLogin),
+            h('td', when(e.at)), h('td', ACTIVITY[e.action] || e.action, ' ', h('small.muted', e.action)), h('td', e.actorName || '—'),
             h('td', e.reason || ''), h('td', e.outcome === 'SUCCESS' ? 'done' : 'refused')))))) : h('p.muted', 'Nobody has acted on your behalf.'),
         staffOrders.length ? [h('h3', 'Orders placed for me by staff'), h('ul', staffOrders.map((o) => h('li.staff-order',
           h('a', { href: `#/order/${o.id}` }, o.number), ` — ${when(o.createdAt)} — ${money(o.total)} — ${statusText(o.status)} — placed by ${o.createdBy}`)))] : null));
@@ -555,11 +555,11 @@ function sessionsTable(sessions) {
       const status = h('span');
       return h('tr', { dataset: { onBehalf: String(s.onBehalf) } },
         h('td', when(s.createdAt)),
-        h('td', s.onBehalf ? [h('span.badge.warn', 'on your behalf'), ` ${s.operator ? s.operator.login : 'staff'}`] : s.current ? 'you (this browser)' : 'you'),
+        h('td', s.onBehalf ? [h('span.badge.warn', 'on your behalf'), ` ${s.operatorName || 'staff'}`] : s.current ? 'you (this browser)' : 'you'),
         h('td', s.reason || '—'),
         h('td', s.ip),
         h('td', s.current ? '' : h('button.secondary', {
-          type: 'button', 'aria-label': s.onBehalf ? `End the session of ${s.operator ? s.operator.login : 'staff'}` : 'End this session',
+          type: 'button', 'aria-label': s.onBehalf ? `End the session of ${s.operatorName || 'staff'}` : 'End this session',
           on: {
             click: (e) => busy(e.currentTarget, async () => {
               try {
@@ -588,7 +588,7 @@ async function render() {
   }
   if (!viewer) {
     try {
-      viewer = await api('{ me { id login contact { fullName } } session { id onBehalf reason expiresAt operator { login } } }');
+      viewer = await api('{ me { id login contact { fullName } } session { id onBehalf reason expiresAt operatorName } }');
     } catch (err) {
       fail(err);
       return;
