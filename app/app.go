@@ -109,7 +109,7 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	secOpts := SecurityOptions(cfg)
 	secOpts.Metrics = a.Metrics
 	a.Security = security.New(db, clk, hasher, secOpts, policy.Guard)
-	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, StorefrontURL: cfg.StorefrontURL})
+	a.OnBehalf = onbehalf.New(db, clk, a.Security, a.Audit, policy, onbehalf.Options{TicketTTL: cfg.OnBehalfTicketTTL, URLTemplate: cfg.OnBehalfURLTemplate()})
 	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
 	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
 	if cfg.TestCardGateway {

@@ -244,6 +244,7 @@ type Filter struct {
 	ActorID   *string
 	SubjectID *string
 	Action    *string
+	Outcome   *model.AuditOutcome
 	OnBehalf  *bool
 	From      *time.Time
 	To        *time.Time
@@ -260,6 +261,9 @@ func (s *Service) List(ctx context.Context, f Filter, page store.PageArgs) (*mod
 	}
 	if f.Action != nil {
 		q = q.Where("action = ?", *f.Action)
+	}
+	if f.Outcome != nil {
+		q = q.Where("outcome = ?", *f.Outcome)
 	}
 	if f.OnBehalf != nil {
 		q = q.Where("on_behalf = ?", *f.OnBehalf)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -22,7 +23,8 @@ type Config struct {
 	DBExplicit          bool // --db or DATABASE_URL given (else the embedded default is used)
 	Demo                bool
 	Env                 string
-	StorefrontURL       string
+	StorefrontURL       string // without a trailing slash; default: this server's own /storefront
+	OnBehalfURL         string // template with {userId} and {ticket}; empty: see OnBehalfURLTemplate
 	SessionTTL          time.Duration
 	SessionIdle         time.Duration
 	OnBehalfTTL         time.Duration
@@ -151,12 +153,32 @@ var Settings = []Setting{
 		return nil
 	}},
 	{"env", "BEHALF_ENV", "development", "development or production (production turns introspection off)", oneOf(func(c *Config) *string { return &c.Env }, "development", "production")},
-	{"storefront-url", "BEHALF_STOREFRONT_URL", "http://localhost:3000", "storefront base URL for login-on-behalf links", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	{"storefront-url", "BEHALF_STOREFRONT_URL", "", "storefront base URL for login-on-behalf links (default: this server's own /storefront, http://HOST:PORT/storefront from --addr)", func(c *Config, v string) error {
+		if v == "" {
+			c.StorefrontURL = ""
+			return nil
+		}
+		if !absoluteHTTP(v) {
 			return fmt.Errorf("must be an absolute http(s) URL")
 		}
 		c.StorefrontURL = strings.TrimRight(v, "/")
+		return nil
+	}},
+	{"onbehalf-url", "BEHALF_ONBEHALF_URL", "", "template of the login-on-behalf link with {userId} and {ticket} (default: BEHALF_STOREFRONT_URL/account/impersonate/{userId}#ticket={ticket})", func(c *Config, v string) error {
+		c.OnBehalfURL = ""
+		if v == "" {
+			return nil
+		}
+		if !strings.Contains(v, "{ticket}") {
+			return fmt.Errorf("must contain {ticket} (and usually {userId})")
+		}
+		if !absoluteHTTP(strings.NewReplacer("{userId}", "u", "{ticket}", "t").Replace(v)) {
+			return fmt.Errorf("must be an absolute http(s) URL")
+		}
+		if i := strings.Index(v, "{ticket}"); !strings.Contains(v[:i], "#") {
+			return fmt.Errorf("{ticket} must be in the fragment (after #), which browsers never send to servers")
+		}
+		c.OnBehalfURL = v
 		return nil
 	}},
 	{"session-ttl", "BEHALF_SESSION_TTL", "12h", "absolute lifetime of a session", dur(func(c *Config) *time.Duration { return &c.SessionTTL }, time.Minute, 0)},
@@ -305,6 +327,38 @@ var Settings = []Setting{
 	{"audit-key-file", "BEHALF_AUDIT_KEY_FILE", "", "Ed25519 key signing audit checkpoints (default: behalf-audit.key beside the embedded database, generated on first start; none on PostgreSQL)", func(c *Config, v string) error { c.AuditKeyFile = v; return nil }},
 	{"audit-checkpoint-events", "BEHALF_AUDIT_CHECKPOINT_EVENTS", "1000", "sign an audit checkpoint after this many events (0: by time only)", integer(func(c *Config) *int { return &c.AuditCheckpointEvents }, 0)},
 	{"audit-checkpoint-interval", "BEHALF_AUDIT_CHECKPOINT_INTERVAL", "10m", "and at least this often while events arrive", dur(func(c *Config) *time.Duration { return &c.AuditCheckpointInterval }, time.Second, 24*time.Hour)},
+}
+
+func absoluteHTTP(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// PublicBaseURL is how this server is reached from a browser when nothing else says so: http, the
+// host of Addr (localhost when it is empty or a wildcard address) and its port. It is derived from the
+// listen address rather than from request headers, so that a forged Host header cannot change links.
+func (c Config) PublicBaseURL() string {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		host, port = "", "8080"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// OnBehalfURLTemplate is the template of OnBehalfTicket.url: BEHALF_ONBEHALF_URL, else
+// BEHALF_STOREFRONT_URL (else this server's own /storefront) + /account/impersonate/{userId}#ticket={ticket}.
+func (c Config) OnBehalfURLTemplate() string {
+	if c.OnBehalfURL != "" {
+		return c.OnBehalfURL
+	}
+	base := c.StorefrontURL
+	if base == "" {
+		base = c.PublicBaseURL() + "/storefront"
+	}
+	return base + "/account/impersonate/{userId}#ticket={ticket}"
 }
 
 // Defaults returns the configuration with every default applied.

@@ -54,6 +54,7 @@ func NewHandler(d Deps) http.Handler {
 	gi := graphiql.Handler("behalf GraphiQL", "/graphql")
 	mux.Handle("/graphiql", gi)
 	mux.Handle("/graphiql/", gi)
+	mountWeb(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -22,6 +22,8 @@ type AuditEventFilter struct {
 	SubjectID *string `json:"subjectId,omitempty"`
 	// Exact action name.
 	Action *string `json:"action,omitempty"`
+	// Only successes or only failures.
+	Outcome *AuditOutcome `json:"outcome,omitempty"`
 	// Only login-on-behalf events (true) or only ordinary ones (false).
 	OnBehalf *bool `json:"onBehalf,omitempty"`
 	// Not before this time.
@@ -136,6 +138,21 @@ type OnBehalfTicket struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	// The customer the ticket is for.
 	User *User `json:"user"`
+}
+
+// What the storefront's confirm page shows before the staff member re-enters their credentials: whom the
+// ticket is for. Display names only, never the customer's email, roles or permissions.
+type OnBehalfTicketPreview struct {
+	// The customer's name (their contact's full name, else their login).
+	CustomerName string `json:"customerName"`
+	// The customer's organization, if any.
+	Organization *string `json:"organization,omitempty"`
+	// Login of the staff member who asked for the ticket (the only one who may confirm it).
+	OperatorLogin string `json:"operatorLogin"`
+	// The reason given for the login on behalf.
+	Reason *string `json:"reason,omitempty"`
+	// When the ticket stops being accepted.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // Entry point for reads.

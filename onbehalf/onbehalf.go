@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"behalf/apperr"
@@ -30,8 +31,8 @@ const MaxReasonLength = 500
 
 // Options configure the service.
 type Options struct {
-	TicketTTL     time.Duration // BEHALF_ONBEHALF_TICKET_TTL
-	StorefrontURL string        // BEHALF_STOREFRONT_URL, without a trailing slash
+	TicketTTL   time.Duration // BEHALF_ONBEHALF_TICKET_TTL
+	URLTemplate string        // the ticket link with {userId} and {ticket} (config.OnBehalfURLTemplate)
 }
 
 // Service runs login on behalf.
@@ -129,7 +130,7 @@ func (s *Service) issue(ctx context.Context, caller *security.Identity, target *
 	zerolog.Ctx(ctx).Info().Str("subject_id", target.ID).Str("ticket_id", t.ID).Msg("login on behalf requested")
 	return &Issued{
 		Ticket: secret, ExpiresAt: t.ExpiresAt, User: target,
-		URL: s.opt.StorefrontURL + "/account/impersonate/" + url.PathEscape(target.ID) + "#ticket=" + secret,
+		URL: strings.NewReplacer("{userId}", url.PathEscape(target.ID), "{ticket}", secret).Replace(s.opt.URLTemplate),
 	}, nil
 }
 
@@ -287,4 +288,49 @@ func (s *Service) Activity(ctx context.Context, page store.PageArgs) (*model.Aud
 	}
 	yes := true
 	return s.audit.List(ctx, audit.Filter{SubjectID: &id.User.ID, OnBehalf: &yes}, page)
+}
+
+// Preview is whom a ticket is for, for the storefront's confirm page.
+type Preview struct {
+	Target, Operator *model.User
+	Reason           string
+	ExpiresAt        time.Time
+}
+
+// PreviewTicket says whom a ticket is for without using it up; nil when the ticket is unknown, used or
+// expired. Anyone holding the ticket may ask: it is a 128-bit secret handed to the staff member only.
+func (s *Service) PreviewTicket(ctx context.Context, secret string) (*Preview, error) {
+	var t Ticket
+	err := store.Conn(ctx, s.db).Where("ticket_hash = ?", security.HashToken(secret)).First(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (t.UsedAt != nil || !s.clock.Now().Before(t.ExpiresAt))) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preview ticket: %w", err)
+	}
+	target, err := s.user(ctx, t.TargetID)
+	if err != nil || target == nil {
+		return nil, err
+	}
+	operator, err := s.user(ctx, t.OperatorID)
+	if err != nil || operator == nil {
+		return nil, err
+	}
+	return &Preview{Target: target, Operator: operator, Reason: t.Reason, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// Refusal is the reason code why the request's caller may not log in on behalf of target now (one of
+// the Reason… constants), or "" when they may. It is the same policy as CanLoginOnBehalf.
+func (s *Service) Refusal(ctx context.Context, target *model.User) (string, error) {
+	err := s.Policy.Check(ctx, security.FromContext(ctx), target)
+	if err == nil {
+		return "", nil
+	}
+	if e, ok := apperr.As(err); ok && e.Reason != "" {
+		return e.Reason, nil
+	}
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
+		return ReasonNotPermitted, nil
+	}
+	return "", err
 }

@@ -27,9 +27,10 @@ var (
 	sensitiveArg  = regexp.MustCompile(`(?i)password`)
 	// notSensitive are fields the name rule matches that must stay usable in the session.
 	notSensitive = map[string]bool{
-		"Mutation.endOnBehalf":     true, // the way out of the session
-		"Query.myOnBehalfActivity": true, // read-only: the customer's own record of the sessions
-		"Mutation.login":           true, // opens a new session of whoever signs in; the account is untouched
+		"Mutation.endOnBehalf":        true, // the way out of the session
+		"Query.myOnBehalfActivity":    true, // read-only: the customer's own record of the sessions
+		"Mutation.login":              true, // opens a new session of whoever signs in; the account is untouched
+		"Query.onBehalfTicketPreview": true, // read-only and anonymous: whom a ticket is for (the confirm page)
 	}
 )
 

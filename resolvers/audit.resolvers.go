@@ -50,7 +50,7 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 	}
 	var f audit.Filter
 	if filter != nil {
-		f = audit.Filter{ActorID: filter.ActorID, SubjectID: filter.SubjectID, Action: filter.Action, OnBehalf: filter.OnBehalf, From: filter.From, To: filter.To}
+		f = audit.Filter{ActorID: filter.ActorID, SubjectID: filter.SubjectID, Action: filter.Action, Outcome: filter.Outcome, OnBehalf: filter.OnBehalf, From: filter.From, To: filter.To}
 	}
 	return r.Audit.List(ctx, f, page(first, after))
 }

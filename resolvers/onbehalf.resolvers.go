@@ -9,6 +9,7 @@ import (
 	"behalf/audit"
 	"behalf/model"
 	"context"
+	"fmt"
 )
 
 // LoginOnBehalf is the resolver for the loginOnBehalf field.
@@ -42,4 +43,41 @@ func (r *mutationResolver) SetAllowLoginOnBehalf(ctx context.Context, allow bool
 // MyOnBehalfActivity is the resolver for the myOnBehalfActivity field.
 func (r *queryResolver) MyOnBehalfActivity(ctx context.Context, first *int, after *string) (*model.Connection[model.AuditEvent], error) {
 	return r.OnBehalf.Activity(ctx, page(first, after))
+}
+
+// OnBehalfTicketPreview is the resolver for the onBehalfTicketPreview field.
+func (r *queryResolver) OnBehalfTicketPreview(ctx context.Context, ticket string) (*model.OnBehalfTicketPreview, error) {
+	p, err := r.OnBehalf.PreviewTicket(ctx, ticket)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	out := &model.OnBehalfTicketPreview{CustomerName: p.Target.Login, OperatorLogin: p.Operator.Login, Reason: nonEmpty(p.Reason), ExpiresAt: p.ExpiresAt}
+	if p.Target.ContactID != nil {
+		c, err := r.Directory.ContactByID(ctx, *p.Target.ContactID)
+		if err != nil {
+			return nil, fmt.Errorf("ticket preview contact: %w", err)
+		}
+		if c != nil {
+			out.CustomerName = c.FullName()
+			if c.OrganizationID != nil {
+				o, err := r.Directory.OrganizationByID(ctx, *c.OrganizationID)
+				if err != nil {
+					return nil, fmt.Errorf("ticket preview organization: %w", err)
+				}
+				if o != nil {
+					out.Organization = &o.Name
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// LoginOnBehalfRefusal is the resolver for the loginOnBehalfRefusal field.
+func (r *userResolver) LoginOnBehalfRefusal(ctx context.Context, obj *model.User) (*string, error) {
+	why, err := r.OnBehalf.Refusal(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return nonEmpty(why), nil
 }

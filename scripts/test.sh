@@ -3,7 +3,8 @@
 #   1. gofmt -l must list no file;
 #   2. go vet ./... (runs while a throwaway PostgreSQL server starts, see scripts/pg.sh);
 #   3. go test -count=1 with BEHALF_TEST_POSTGRES_URL pointing at that server, so that every database
-#      test (internal/dbtest) runs on both SQLite and PostgreSQL.
+#      test (internal/dbtest) runs on both SQLite and PostgreSQL;
+#   4. on a whole-suite run, the browser tests (web/e2e/run.sh: chromium + playwright-core).
 # The server is stopped and its data deleted on exit, including on failure or Ctrl-C. The exit status
 # is go test's (or 1 if gofmt/vet/the server failed first).
 #
@@ -146,5 +147,17 @@ if [[ $rc -eq 0 && ${#pkgs[@]} -gt 0 && $fuzztime != 0 ]]; then
 		fi
 	done
 	say "fuzzing done in $(elapsed "$t2")"
+fi
+
+# 4. The browser tests of the admin console and the storefront, on whole-suite runs only (no
+#    argument) or when BEHALF_E2E=1; they start their own servers and use the PostgreSQL server above.
+if [[ $rc -eq 0 ]] && { [[ $# -eq 0 ]] || [[ ${BEHALF_E2E:-} == 1 ]]; }; then
+	t2=$(date +%s.%N)
+	"${setsid[@]}" bash web/e2e/run.sh &
+	go_pid=$!
+	wait "$go_pid"
+	rc=$?
+	go_pid=
+	say "browser tests exited with $rc after $(elapsed "$t2") (total $(elapsed "$t0"))"
 fi
 exit "$rc"

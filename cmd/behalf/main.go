@@ -20,6 +20,7 @@ import (
 	"behalf/audit"
 	"behalf/config"
 	"behalf/demo"
+	"behalf/graph"
 	"behalf/internal/clock"
 	"behalf/model"
 	"behalf/security"
@@ -39,6 +40,7 @@ Usage:
   behalf migrate [--db DSN] [--app-role ROLE]
   behalf audit verify|export|checkpoint [--db DSN] …   (behalf audit for details)
   behalf user create --login L --email E --role R [--role R2] [--password-stdin] [--db DSN]
+  behalf schema                  prints the GraphQL SDL (also served at GET /graphql/schema.graphql)
   behalf service-keys rotate [--db DSN]
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
@@ -65,6 +67,12 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 		err = userCreate(args[1:], env, stdin, stdout, stderr)
+	case "schema":
+		if len(args) > 0 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		fmt.Fprint(stdout, graph.SDL())
 	case "service-keys":
 		if len(args) == 0 || args[0] != "rotate" {
 			fmt.Fprint(stderr, usage)
@@ -189,7 +197,8 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		}
 		defer serveMetrics(mln, a, log).Close()
 	}
-	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Msg("behalf serving")
+	log.Info().Str("addr", ln.Addr().String()).Str("graphiql", "/graphiql").Str("console", "/console/").Msg("behalf serving")
+	printURLs(stdout, cfg)
 	return runServer(ctx, srv, ln, cfg.ShutdownTimeout, log)
 }
 
@@ -234,6 +243,14 @@ func runServer(ctx context.Context, srv *http.Server, ln net.Listener, timeout t
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// printURLs tells a newcomer where to click: the admin console, the storefront and GraphiQL.
+func printURLs(w io.Writer, cfg config.Config) {
+	base := cfg.PublicBaseURL()
+	fmt.Fprintf(w, "Admin console: %s/console/   (sign in as support or admin)\n", base)
+	fmt.Fprintf(w, "Storefront:    %s/storefront/   (sign in as a customer)\n", base)
+	fmt.Fprintf(w, "GraphiQL:      %s/graphiql   schema: %s/graphql/schema.graphql\n", base, base)
 }
 
 func printLogins(w io.Writer, logins []demo.Login) {

@@ -205,6 +205,14 @@ type ComplexityRoot struct {
 		User      func(childComplexity int) int
 	}
 
+	OnBehalfTicketPreview struct {
+		CustomerName  func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		OperatorLogin func(childComplexity int) int
+		Organization  func(childComplexity int) int
+		Reason        func(childComplexity int) int
+	}
+
 	Order struct {
 		CreatedAt  func(childComplexity int) int
 		CreatedBy  func(childComplexity int) int
@@ -297,27 +305,28 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys            func(childComplexity int) int
-		AuditCheckpoint    func(childComplexity int) int
-		AuditEvents        func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
-		Cart               func(childComplexity int) int
-		Contact            func(childComplexity int, id string) int
-		Contacts           func(childComplexity int, search *string, organizationID *string, first *int, after *string) int
-		Me                 func(childComplexity int) int
-		MyOnBehalfActivity func(childComplexity int, first *int, after *string) int
-		MySessions         func(childComplexity int) int
-		Order              func(childComplexity int, id string) int
-		Orders             func(childComplexity int, first *int, after *string) int
-		Organization       func(childComplexity int, id string) int
-		Organizations      func(childComplexity int, search *string, first *int, after *string) int
-		Product            func(childComplexity int, sku string) int
-		Products           func(childComplexity int, search *string, first *int, after *string) int
-		Session            func(childComplexity int) int
-		Sessions           func(childComplexity int, userID string) int
-		User               func(childComplexity int, id string) int
-		Users              func(childComplexity int, search *string, first *int, after *string) int
-		WebhookDeliveries  func(childComplexity int, endpointID *string, status *string, first *int, after *string) int
-		WebhookEndpoints   func(childComplexity int) int
+		APIKeys               func(childComplexity int) int
+		AuditCheckpoint       func(childComplexity int) int
+		AuditEvents           func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
+		Cart                  func(childComplexity int) int
+		Contact               func(childComplexity int, id string) int
+		Contacts              func(childComplexity int, search *string, organizationID *string, first *int, after *string) int
+		Me                    func(childComplexity int) int
+		MyOnBehalfActivity    func(childComplexity int, first *int, after *string) int
+		MySessions            func(childComplexity int) int
+		OnBehalfTicketPreview func(childComplexity int, ticket string) int
+		Order                 func(childComplexity int, id string) int
+		Orders                func(childComplexity int, first *int, after *string) int
+		Organization          func(childComplexity int, id string) int
+		Organizations         func(childComplexity int, search *string, first *int, after *string) int
+		Product               func(childComplexity int, sku string) int
+		Products              func(childComplexity int, search *string, first *int, after *string) int
+		Session               func(childComplexity int) int
+		Sessions              func(childComplexity int, userID string) int
+		User                  func(childComplexity int, id string) int
+		Users                 func(childComplexity int, search *string, first *int, after *string) int
+		WebhookDeliveries     func(childComplexity int, endpointID *string, status *string, first *int, after *string) int
+		WebhookEndpoints      func(childComplexity int) int
 	}
 
 	Session struct {
@@ -336,17 +345,18 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		AllowLoginOnBehalf func(childComplexity int) int
-		CanLoginOnBehalf   func(childComplexity int) int
-		Contact            func(childComplexity int) int
-		CreatedAt          func(childComplexity int) int
-		Email              func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		Locked             func(childComplexity int) int
-		Login              func(childComplexity int) int
-		OnBehalfEmail      func(childComplexity int) int
-		Permissions        func(childComplexity int) int
-		Roles              func(childComplexity int) int
+		AllowLoginOnBehalf   func(childComplexity int) int
+		CanLoginOnBehalf     func(childComplexity int) int
+		Contact              func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		Email                func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Locked               func(childComplexity int) int
+		Login                func(childComplexity int) int
+		LoginOnBehalfRefusal func(childComplexity int) int
+		OnBehalfEmail        func(childComplexity int) int
+		Permissions          func(childComplexity int) int
+		Roles                func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -1223,6 +1233,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OnBehalfTicket.User(childComplexity), true
 
+	case "OnBehalfTicketPreview.customerName":
+		if e.ComplexityRoot.OnBehalfTicketPreview.CustomerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OnBehalfTicketPreview.CustomerName(childComplexity), true
+	case "OnBehalfTicketPreview.expiresAt":
+		if e.ComplexityRoot.OnBehalfTicketPreview.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OnBehalfTicketPreview.ExpiresAt(childComplexity), true
+	case "OnBehalfTicketPreview.operatorLogin":
+		if e.ComplexityRoot.OnBehalfTicketPreview.OperatorLogin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OnBehalfTicketPreview.OperatorLogin(childComplexity), true
+	case "OnBehalfTicketPreview.organization":
+		if e.ComplexityRoot.OnBehalfTicketPreview.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OnBehalfTicketPreview.Organization(childComplexity), true
+	case "OnBehalfTicketPreview.reason":
+		if e.ComplexityRoot.OnBehalfTicketPreview.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OnBehalfTicketPreview.Reason(childComplexity), true
+
 	case "Order.createdAt":
 		if e.ComplexityRoot.Order.CreatedAt == nil {
 			break
@@ -1645,6 +1686,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MySessions(childComplexity), true
+	case "Query.onBehalfTicketPreview":
+		if e.ComplexityRoot.Query.OnBehalfTicketPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_onBehalfTicketPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OnBehalfTicketPreview(childComplexity, args["ticket"].(string)), true
 	case "Query.order":
 		if e.ComplexityRoot.Query.Order == nil {
 			break
@@ -1889,6 +1941,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Login(childComplexity), true
+	case "User.loginOnBehalfRefusal":
+		if e.ComplexityRoot.User.LoginOnBehalfRefusal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.LoginOnBehalfRefusal(childComplexity), true
 	case "User.onBehalfEmail":
 		if e.ComplexityRoot.User.OnBehalfEmail == nil {
 			break
@@ -2344,6 +2402,8 @@ input AuditEventFilter {
   subjectId: ID
   "Exact action name."
   action: String
+  "Only successes or only failures."
+  outcome: AuditOutcome
   "Only login-on-behalf events (true) or only ordinary ones (false)."
   onBehalf: Boolean
   "Not before this time."
@@ -2896,6 +2956,56 @@ extend type Mutation {
   "The customer's own consent switch for login on behalf."
   setAllowLoginOnBehalf(allow: Boolean!): User! @denyOnBehalf @denyApiKey @audit(action: "user.consent")
 }
+
+"""
+What the storefront's confirm page shows before the staff member re-enters their credentials: whom the
+ticket is for. Display names only, never the customer's email, roles or permissions.
+"""
+type OnBehalfTicketPreview {
+  "The customer's name (their contact's full name, else their login)."
+  customerName: String!
+  "The customer's organization, if any."
+  organization: String
+  "Login of the staff member who asked for the ticket (the only one who may confirm it)."
+  operatorLogin: String!
+  "The reason given for the login on behalf."
+  reason: String
+  "When the ticket stops being accepted."
+  expiresAt: Time!
+}
+
+"Why the viewer may not log in on behalf of a user now (the admin console explains it in plain words)."
+enum OnBehalfRefusal {
+  "The viewer holds neither ` + "`" + `security:loginOnBehalf` + "`" + ` nor ` + "`" + `organization:loginOnBehalf` + "`" + `."
+  NOT_PERMITTED
+  "The viewer may act only for members of their own organization, and this user is not one."
+  OTHER_ORGANIZATION
+  "Nobody logs in on behalf of themself."
+  SELF
+  "The user holds staff permissions: staff are never impersonated."
+  TARGET_IS_STAFF
+  "The user is locked."
+  TARGET_LOCKED
+  "The user does not consent to login on behalf (` + "`" + `allowLoginOnBehalf` + "`" + ` is false)."
+  NO_CONSENT
+  "The viewer authenticated with an API key."
+  API_KEY
+  "The viewer is itself in a login-on-behalf session."
+  NESTED
+}
+
+extend type User {
+  "Why ` + "`" + `canLoginOnBehalf` + "`" + ` is false for the viewer; null when it is true."
+  loginOnBehalfRefusal: OnBehalfRefusal
+}
+
+extend type Query {
+  """
+  Whom a login-on-behalf ticket is for, without using it up: the storefront's confirm page calls it
+  anonymously. Null when the ticket is unknown, used or expired.
+  """
+  onBehalfTicketPreview(ticket: String!): OnBehalfTicketPreview
+}
 `, BuiltIn: false},
 	{Name: "../../schema/security.graphqls", Input: `"A user account."
 type User {
@@ -3354,6 +3464,22 @@ func (ec *executionContext) childFields_OnBehalfTicket(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type OnBehalfTicket", field.Name)
 }
 
+func (ec *executionContext) childFields_OnBehalfTicketPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customerName":
+		return ec.fieldContext_OnBehalfTicketPreview_customerName(ctx, field)
+	case "organization":
+		return ec.fieldContext_OnBehalfTicketPreview_organization(ctx, field)
+	case "operatorLogin":
+		return ec.fieldContext_OnBehalfTicketPreview_operatorLogin(ctx, field)
+	case "reason":
+		return ec.fieldContext_OnBehalfTicketPreview_reason(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_OnBehalfTicketPreview_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OnBehalfTicketPreview", field.Name)
+}
+
 func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3590,6 +3716,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	case "onBehalfEmail":
 		return ec.fieldContext_User_onBehalfEmail(ctx, field)
+	case "loginOnBehalfRefusal":
+		return ec.fieldContext_User_loginOnBehalfRefusal(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
