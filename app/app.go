@@ -113,7 +113,7 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	// The test card gateway accepts made-up tokens: never in production unless explicitly enabled.
 	gateways := []commerce.PaymentGateway{commerce.InvoiceGateway{}}
 	if cfg.TestCardGateway {
-		gateways = append(gateways, commerce.TestCardGateway{})
+		gateways = append(gateways, &commerce.TestCardGateway{})
 	}
 	a.Commerce = commerce.New(db, clk, commerce.Options{UploadMaxBytes: cfg.UploadMaxBytes}, gateways...)
 	integ, err := integrations.New(db, clk, people{a.Security, a.Directory}, log, IntegrationsOptions(cfg))

@@ -23,7 +23,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, db *gorm.DB) *fixture {
 	clk := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	return &fixture{t: t, db: db, clk: clk, svc: New(db, clk, Options{}, InvoiceGateway{}, TestCardGateway{})}
+	return &fixture{t: t, db: db, clk: clk, svc: New(db, clk, Options{}, InvoiceGateway{}, &TestCardGateway{})}
 }
 
 // user creates an account directly (no password needed: identities are built by hand).

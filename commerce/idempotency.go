@@ -31,7 +31,8 @@ func requestHash(scope string, parts ...string) string {
 
 // once runs do at most once per (customer, scope, key) within the key's lifetime and returns the id of
 // what it created; a repeat with the same input returns the first result (replay = true), with other
-// input it is CONFLICT. It must run inside the mutation's transaction: the key row is inserted first
+// input it is CONFLICT. It must run inside a transaction (the mutation's, or for payOrder the intent's
+// own short one): the key row is inserted first
 // with ON CONFLICT DO NOTHING, so a concurrent duplicate waits on the unique index until the first
 // transaction ends and then reads its committed result (no aborted transaction on PostgreSQL). If do
 // fails, the transaction rolls back and takes the key with it: failed requests are not remembered.

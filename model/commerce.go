@@ -143,6 +143,9 @@ type Payment struct {
 	Currency    string
 	Reference   *string
 	DeclineCode *string
+	// GatewayAnsweredAt is when the gateway's answer was recorded; nil while the payment is only an
+	// intent (committed before the gateway call, outcome unknown until a retry resolves it).
+	GatewayAnsweredAt *time.Time
 	Stamp
 	CreatedAt time.Time
 	UpdatedAt time.Time
