@@ -35,11 +35,7 @@ func importContacts(args []string, env func(string) string, stdout, stderr io.Wr
 		defer f.Close()
 		in = f
 	}
-	cfg, err := dbConfig(*dsn, env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(cfg, newLogger(cfg, stderr))
+	_, _, db, err := openCommandDB(*dsn, env, stderr)
 	if err != nil {
 		return err
 	}

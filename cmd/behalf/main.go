@@ -287,17 +287,25 @@ func dbConfig(dsn string, env func(string) string) (config.Config, error) {
 	return config.Load(args, env, io.Discard)
 }
 
+// openCommandDB is what every one-shot command that writes does first: the settings for --db, a
+// logger on stderr, and the migrated database.
+func openCommandDB(dsn string, env func(string) string, stderr io.Writer) (config.Config, zerolog.Logger, *gorm.DB, error) {
+	cfg, err := dbConfig(dsn, env)
+	if err != nil {
+		return cfg, zerolog.Nop(), nil, err
+	}
+	log := newLogger(cfg, stderr)
+	db, err := openDB(cfg, log)
+	return cfg, log, db, err
+}
+
 func migrate(args []string, env func(string) string, stdout, stderr io.Writer) error {
 	fs, dsn := dbFlags("behalf migrate", stderr)
 	appRole := fs.String("app-role", "", "PostgreSQL role `behalf serve` runs as: granted exactly what it needs (audit tables INSERT and SELECT only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := dbConfig(*dsn, env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(cfg, newLogger(cfg, stderr))
+	_, _, db, err := openCommandDB(*dsn, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -341,12 +349,7 @@ func userCreate(args []string, env func(string) string, stdin io.Reader, stdout,
 	if *login == "" || *email == "" || len(roles) == 0 {
 		return errors.New("--login, --email and --role are required")
 	}
-	cfg, err := dbConfig(*dsn, env)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	db, err := openDB(cfg, log)
+	cfg, log, db, err := openCommandDB(*dsn, env, stderr)
 	if err != nil {
 		return err
 	}
@@ -386,12 +389,7 @@ func rotateServiceKeys(args []string, env func(string) string, stdout, stderr io
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := dbConfig(*dsn, env)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	db, err := openDB(cfg, log)
+	cfg, log, db, err := openCommandDB(*dsn, env, stderr)
 	if err != nil {
 		return err
 	}
