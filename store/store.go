@@ -64,6 +64,11 @@ func ParseDSN(dsn string) (dialect, driverDSN string, err error) {
 	}
 }
 
+// sqliteURIPath escapes the characters that end or change the path of a SQLite "file:" URI ('%', '?'
+// and '#'), so that a database file whose path holds them (a subtest's temp dir "sqlite#01", a
+// folder named "a#b") opens that file rather than a truncated name.
+var sqliteURIPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace
+
 func redactDSN(dsn string) string {
 	if i := strings.Index(dsn, "@"); i > 0 {
 		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
@@ -121,7 +126,7 @@ func Open(dsn string, opt Options) (*gorm.DB, error) {
 		// WAL lets readers run beside the writer; immediate transactions take the write lock up front so
 		// concurrent read-then-write transactions queue on busy_timeout instead of failing.
 		q := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		db, err = gorm.Open(sqlite.Open("file:"+driverDSN+q), cfg)
+		db, err = gorm.Open(sqlite.Open("file:"+sqliteURIPath(driverDSN)+q), cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)

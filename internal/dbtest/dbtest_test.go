@@ -210,3 +210,16 @@ func (s *subTB) cleanup() {
 	}
 	s.fns = nil
 }
+
+// Each may run twice in one test: the second pair of subtests ("sqlite#01", "postgres#01") gets fresh,
+// migrated databases too.
+func TestEachTwiceInOneTest(t *testing.T) {
+	for range 2 {
+		dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+			var n int64
+			if err := db.Table("users").Count(&n).Error; err != nil {
+				t.Fatalf("fresh database is not migrated: %v", err)
+			}
+		})
+	}
+}
