@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"behalf/audit"
+	"behalf/internal/dbtest"
 	"behalf/model"
 	"behalf/store"
 
@@ -94,4 +97,61 @@ func (w *flowWorld) flow(token, key string) (flowStatements, error) {
 	}
 	_, st.Pay, err = w.post(token, qFlowPay, map[string]any{"o": o.PlaceOrder.ID, "k": key + "p"})
 	return st, err
+}
+
+// TestOrderFlowStatementsOnBehalfEqualOwn: in steady state (identity cache trusted), each mutation of
+// the order flow issues as many statements in a login-on-behalf session as in the customer's own
+// session: acting on behalf adds no read (the operator and the operator's session come from the cached
+// identity), no write (the stamp and the audit event carry both identities in the rows written anyway)
+// and no outbox row. The events still name the staff member as actor, the customer as subject, the
+// login-on-behalf session and its reason, and the chain verifies.
+func TestOrderFlowStatementsOnBehalfEqualOwn(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		w := newFlowWorld(t, db)
+		// The first flow of each creates what later flows reuse (the customer's cart row).
+		for _, tok := range []string{w.own, w.onBehalf} {
+			if _, err := w.flow(tok, "warm-"+tok[len(tok)-6:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		own, err := w.flow(w.own, "own")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(w.env.AuditEvents())
+		ob, err := w.flow(w.onBehalf, "onbehalf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("statements per mutation (add, place, pay): own %+v, on behalf %+v", own, ob)
+		if own != ob || own.Add == 0 || own.Place == 0 || own.Pay == 0 {
+			t.Errorf("statements (add, place, pay): own %+v, on behalf %+v; want equal and non-zero", own, ob)
+		}
+		evs := w.env.AuditEvents()[before:]
+		sid := w.identity(w.onBehalf).Session.ID
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.Action)
+			if deref(ev.ActorID) != w.admin.ID || ev.ActorLogin != w.admin.Login || deref(ev.SubjectID) != w.customer.ID ||
+				ev.SubjectLogin != w.customer.Login || !ev.OnBehalf || deref(ev.SessionID) != sid ||
+				ev.Reason != "customer called support" || ev.Outcome != "SUCCESS" || ev.RequestID == "" || ev.Hash == "" {
+				t.Errorf("event %+v", ev)
+			}
+		}
+		if strings.Join(got, ",") != "cart.add,order.place,order.pay" {
+			t.Errorf("events of the on-behalf flow: %v", got)
+		}
+		var o model.Order
+		if err := db.Where("customer_id = ?", w.customer.ID).Order("id DESC").Take(&o).Error; err != nil {
+			t.Fatal(err)
+		}
+		if o.CreatedBy != w.admin.Login || deref(o.OperatorID) != w.admin.ID {
+			t.Errorf("order stamped created_by %q operator %q, want the staff member", o.CreatedBy, deref(o.OperatorID))
+		}
+		res, err := audit.Verify(context.Background(), audit.DBSource{DB: db}, 1, nil)
+		if err != nil || res.Break != nil || res.Events == 0 {
+			t.Fatalf("verify: %+v %v", res, err)
+		}
+	})
 }
