@@ -195,9 +195,7 @@ func (b *importBuffer) add(rec []string, col map[string]int, now time.Time) erro
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
 	b.contacts = append(b.contacts, c)
-	for _, t := range ContactTokens(c) {
-		b.tokens = append(b.tokens, SearchToken{Token: t, ContactID: c.ID})
-	}
+	b.tokens = append(b.tokens, SearchRows(c)...)
 	return nil
 }
 
@@ -283,9 +281,10 @@ func copyBatch(ctx context.Context, tx pgx.Tx, b *importBuffer) error {
 	if err != nil {
 		return fmt.Errorf("copy contacts: %w", err)
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"contact_search_tokens"}, []string{"token", "contact_id"},
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"contact_search_tokens"}, []string{"token", "contact_id", "words", "organization_id"},
 		pgx.CopyFromSlice(len(b.tokens), func(i int) ([]any, error) {
-			return []any{b.tokens[i].Token, b.tokens[i].ContactID}, nil
+			r := &b.tokens[i]
+			return []any{r.Token, r.ContactID, r.Words, r.OrganizationID}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy search words: %w", err)
