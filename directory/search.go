@@ -3,13 +3,12 @@ package directory
 // Contact search. Every contact's searchable words (first name, last name, the words of the email)
 // are folded in Go — lower case, diacritics removed, "ß" → "ss" — and stored one row per distinct
 // word in contact_search_tokens, whose primary key (token, contact_id) is a B-tree in byte order
-// (COLLATE "C" on PostgreSQL). A search word w is then the key range [w, w+U+10FFFF), and a page is
-// the first rows of that range in key order: results come sorted by the matching word, then by id,
-// and the cursor is (token, contact id). The work per page is bounded by the page size, not by how
-// many contacts match or by statistics: one letter, a common prefix and a prefix matching nothing
-// all read a handful of index entries, so there is no plan to flip. With several words, the longest
-// one (the last of equally long ones) drives the range, and each other word is an index probe on
-// (contact_id, token) per candidate. See docs/search.md.
+// (COLLATE "C" on PostgreSQL) that also holds the contact's words and organization. A search word w
+// is then the key range [w, w+U+10FFFF), and a page is the first rows of that range in key order
+// that pass checks on the row itself (the other search words, listing a contact once, the
+// organization): results come sorted by the matching word, then by id, and the cursor is (token,
+// contact id). No check probes another row or table, so the only plan that yields key order
+// without reading the whole range is that walk, stopping at the LIMIT. See docs/search.md.
 
 import (
 	"context"
