@@ -1,7 +1,10 @@
 package graph_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -50,4 +53,27 @@ func TestLoginRefusedForLoadRunsNothing(t *testing.T) {
 			t.Fatalf("audit events after the login: %+v", evs)
 		}
 	})
+}
+
+// BenchmarkLoginRefusal measures what a login refused for load costs the server (the whole handler),
+// against a search of the same small directory: go test -run '^$' -bench LoginRefusal -benchmem ./graph/
+func BenchmarkLoginRefusal(b *testing.B) {
+	env := apptest.New(b, dbtest.SQLite(b), func(c *config.Config) { c.MaxConcurrentHashes, c.HashQueue = 1, 0 })
+	release, err := env.App.Security.Hasher().Acquire(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer release()
+	body, _ := json.Marshal(map[string]any{"operationName": "login", "query": `mutation login($l: String!, $p: String!) { login(login: $l, password: $p) { token } }`,
+		"variables": map[string]any{"l": "storm", "p": "bench password 1234"}})
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		env.App.Handler.ServeHTTP(w, r)
+		if w.Code != http.StatusTooManyRequests {
+			b.Fatalf("%d %s", w.Code, w.Body.String())
+		}
+	}
 }

@@ -327,6 +327,7 @@ func drive(args []string) error {
 	stormPassword := fs.String("storm-password", "", "its password")
 	stormRounds := fs.Int("storm-rounds", 2, "interleaved rounds of search alone / during the login storm")
 	behalfPid := fs.Int("behalf-pid", 0, "behalf's process id, to report the CPU share of hashing (0: not reported)")
+	onlyStorm := fs.Bool("only-storm", false, "run only the login storm scenario")
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
@@ -348,9 +349,19 @@ func drive(args []string) error {
 		rs := run(r)
 		line(name, bs, rs)
 	}
+	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
+	storm := func() {
+		// Search alone, then while 200 clients log in in a loop (storm.go).
+		term := map[string]any{"term": "schm"}
+		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
+			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
+	}
+	if *onlyStorm {
+		storm()
+		return nil
+	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
 	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
-	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
 	for _, t := range []struct{ class, term string }{
 		{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
 		{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
@@ -388,10 +399,7 @@ func drive(args []string) error {
 		"order flow (add, place, pay)", ms(own.pct(50)), ms(own.pct(95)), own.rate, ms(ob.pct(50)), ms(ob.pct(95)), ob.rate,
 		100*(float64(ob.pct(50))/max(float64(own.pct(50)), 1)-1), errNote(own, ob))
 
-	// Search alone, then while 200 clients log in in a loop (storm.go).
-	term := map[string]any{"term": "schm"}
-	stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
-		*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
+	storm()
 	return nil
 }
 
