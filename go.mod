@@ -2,7 +2,7 @@ module behalf
 
 go 1.26.8
 
-tool github.com/99designs/gqlgen
+tool behalf/internal/gqlgen
 
 require (
 	github.com/99designs/gqlgen v0.17.95
@@ -78,7 +78,6 @@ require (
 	github.com/sethvargo/go-retry v0.3.0 // indirect
 	github.com/sosodev/duration v1.4.0 // indirect
 	github.com/tiendc/go-deepcopy v1.7.1 // indirect
-	github.com/urfave/cli/v3 v3.11.0 // indirect
 	github.com/valyala/fastjson v1.6.4 // indirect
 	github.com/xuri/efp v0.0.1 // indirect
 	github.com/xuri/nfp v0.0.2-0.20250530014748-2ddeb826f9a9 // indirect

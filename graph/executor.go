@@ -2,14 +2,11 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
 
-	"behalf/apperr"
 	"behalf/graph/generated"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -33,7 +30,7 @@ func NewExecutor(d Deps) *handler.Server {
 	srv := handler.New(generated.NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(leanPOST{}) // transport.POST without re-reading the body and re-compacting the response
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: multipartMax(d.Config), MaxMemory: multipartMax(d.Config)})
 	srv.AddTransport(unsupportedTransport{}) // last: answers what no transport above took
 	queryCache := lru.New[*ast.QueryDocument](d.Config.QueryCacheSize)
@@ -49,32 +46,15 @@ func NewExecutor(d Deps) *handler.Server {
 	} else {
 		srv.SetDisableSuggestion(true) // no "Did you mean …": it would reveal the schema
 	}
+	setup := operationSetup{}
 	if d.Tracer != nil {
-		srv.Use(newTracer(d.Tracer))
+		t := newTracer(d.Tracer)
+		srv.Use(operationTracer{t})
+		setup.trace = &t
 	}
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if oc := graphql.GetOperationContext(ctx); oc != nil {
-			if rl := requestLogFrom(ctx); rl != nil {
-				name, opType := operationOf(oc)
-				rl.setOperation(name, opType)
-			}
-		}
-		return next(ctx)
-	})
-	srv.AroundFields(func(ctx context.Context, next graphql.Resolver) (any, error) {
-		if err := refuseIntrospection(ctx); err != nil {
-			return nil, err
-		}
-		res, err := next(ctx)
-		if err != nil {
-			var ae *apperr.Error
-			var ge *gqlerror.Error
-			if !errors.As(err, &ae) && !errors.As(err, &ge) && !errors.As(err, new(internalError)) {
-				err = internalError{err}
-			}
-		}
-		return res, err
-	})
+	// Last: it names the operation and installs the field middleware once every other mutator
+	// (complexity, introspection) accepted the operation.
+	srv.Use(setup)
 	present := presentWithStatus(d.Security.IPRetryAfter())
 	presenter := func(ctx context.Context, err error) *gqlerror.Error {
 		return annotateError(ctx, present(ctx, err))

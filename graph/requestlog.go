@@ -145,7 +145,7 @@ func withRequestContext(log zerolog.Logger, f loaders.Fetchers, m *metrics.Metri
 		ctx = context.WithValue(ctx, requestLogKey{}, rl)
 		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, ClientRequestID: clientRID, IP: ip, UserAgent: r.UserAgent()})
 		if f.Users != nil {
-			ctx = loaders.With(ctx, loaders.New(f))
+			ctx = loaders.WithLazy(ctx, f)
 		}
 		sw := &statusWriter{ResponseWriter: w, log: rl}
 		next.ServeHTTP(sw, r.WithContext(ctx))

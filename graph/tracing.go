@@ -50,6 +50,20 @@ var (
 	_ graphql.FieldInterceptor     = tracer{}
 )
 
+// operationTracer is the extension registered with gqlgen: the tracer's operation part only. Its
+// field part runs from the field middleware (operationSetup), for resolver fields only, so that
+// plain fields cost nothing even with tracing on.
+type operationTracer struct{ t tracer }
+
+var _ graphql.OperationInterceptor = operationTracer{}
+
+func (operationTracer) ExtensionName() string                          { return "OpenTelemetry" }
+func (operationTracer) Validate(schema graphql.ExecutableSchema) error { return nil }
+
+func (o operationTracer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return o.t.InterceptOperation(ctx, next)
+}
+
 func newTracer(tp trace.TracerProvider) tracer { return tracer{t: tp.Tracer("behalf/graph")} }
 
 func (tracer) ExtensionName() string                          { return "OpenTelemetry" }

@@ -7,20 +7,23 @@
 # Loopback only; every loop is bounded (duration and request cap). The README's performance section
 # is this script's output.
 #
-#   bash scripts/bench.sh [-n CONTACTS] [-d DURATION] [-c CLIENTS]
+#   bash scripts/bench.sh [-n CONTACTS] [-d DURATION] [-c CLIENTS] [-w]
 #   e.g. bash scripts/bench.sh -n 100000 -d 3s      (a quicker, smaller run)
+#   -w writes the output into README.md's performance section (between its bench.sh markers)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 contacts=1000000
 dur=5s
 clients=4
-while getopts "n:d:c:" o; do
+write=
+while getopts "n:d:c:w" o; do
 	case $o in
 	n) contacts=$OPTARG ;;
 	d) dur=$OPTARG ;;
 	c) clients=$OPTARG ;;
-	*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+	w) write=1 ;;
+	*) sed -n '2,13p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -94,8 +97,22 @@ for t in admin carla onbehalf; do
 	[[ ${!t} == bhs_* ]] || { say "could not get the $t token"; cat "$work/behalf.log" >&2; exit 1; }
 done
 
+{
 echo "behalf benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), $contacts contacts imported in ${import_s}s ($(cat "$work/import.txt")), 1000 products; $clients clients, $dur per scenario; ratio = behalf req/s ÷ raw req/s"
 "$work/bench" drive -behalf "http://127.0.0.1:$port" -raw "http://127.0.0.1:$rawport" -c "$clients" -d "$dur" \
 	-admin-token "$admin" -customer-token "$carla" -onbehalf-token "$onbehalf" -storm-login storm -storm-password "$pw" -behalf-pid "$behalf_pid"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
+} | tee "$work/out.txt"
+
+if [[ -n $write ]]; then
+	# Replace the lines between the markers in README.md with this run's output, in a code block.
+	awk -v out="$work/out.txt" '
+		/^<!-- bench.sh output: begin -->$/ { print; print "```"; while ((getline l < out) > 0) print l; print "```"; skip = 1; next }
+		/^<!-- bench.sh output: end -->$/ { skip = 0 }
+		!skip { print }
+	' README.md >"$work/README.md"
+	grep -q '^<!-- bench.sh output: end -->$' "$work/README.md" || { say "README.md has no bench.sh markers"; exit 1; }
+	cp "$work/README.md" README.md
+	say "README.md updated"
+fi

@@ -3021,7 +3021,7 @@ func (ec *executionContext) _ProductEdge(ctx context.Context, sel ast.SelectionS
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) marshalNBulkAddError2ᚕᚖbehalfᚋmodelᚐBulkAddErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BulkAddError) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequentially(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNBulkAddError2ᚖbehalfᚋmodelᚐBulkAddError(ctx, sel, v[i])
@@ -3067,7 +3067,7 @@ func (ec *executionContext) marshalNCart2ᚖbehalfᚋmodelᚐCart(ctx context.Co
 }
 
 func (ec *executionContext) marshalNCartItem2ᚕᚖbehalfᚋmodelᚐCartItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CartItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequentially(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCartItem2ᚖbehalfᚋmodelᚐCartItem(ctx, sel, v[i])
@@ -3256,7 +3256,7 @@ func (ec *executionContext) marshalNProductConnection2ᚖbehalfᚋmodelᚐConnec
 }
 
 func (ec *executionContext) marshalNProductEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Product]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceSequentially(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNProductEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])

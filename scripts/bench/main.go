@@ -331,6 +331,7 @@ func drive(args []string) error {
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
+	only := fs.String("only", "", "run only this scenario (orderflow)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
 		if err := loopback(u); err != nil {
@@ -341,6 +342,14 @@ func drive(args []string) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b, r := &client{hc, *behalfURL}, &client{hc, *rawURL}
+	switch *only {
+	case "":
+	case "orderflow":
+		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
+		return nil
+	default:
+		return fmt.Errorf("-only: unknown scenario %q", *only)
+	}
 	pair := func(name, op, query, token string, vars map[string]any) {
 		run := func(c *client) stats {
 			return load(*conc, *dur, *maxReq, func(int) error { _, _, err := c.do(token, op, query, vars); return err })
@@ -372,32 +381,7 @@ func drive(args []string) error {
 		`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
 
 	// The order flow: add to cart, place, pay by invoice; own session against login on behalf.
-	flow := func(token string) stats {
-		var seq atomic.Int64
-		return load(1, *dur, *maxReq/10, func(int) error {
-			i := seq.Add(1)
-			if _, _, err := b.do(token, "add", `mutation add { addToCart(sku: "SKU-00001", quantity: 1) { version } }`, nil); err != nil {
-				return err
-			}
-			key := fmt.Sprintf("k-%d-%d-%s", time.Now().UnixNano(), i, token[len(token)-6:])
-			data, _, err := b.do(token, "place", `mutation place($k: String!) { placeOrder(idempotencyKey: $k) { id } }`, map[string]any{"k": key})
-			if err != nil {
-				return err
-			}
-			var o struct{ PlaceOrder struct{ ID string } }
-			if err := json.Unmarshal(data, &o); err != nil {
-				return err
-			}
-			_, _, err = b.do(token, "pay", `mutation pay($o: ID!, $k: String!) { payOrder(orderId: $o, idempotencyKey: $k, method: INVOICE) { status } }`,
-				map[string]any{"o": o.PlaceOrder.ID, "k": key + "p"})
-			return err
-		})
-	}
-	own := flow(*custToken)
-	ob := flow(*obToken)
-	fmt.Printf("%-28s own p50 %8s p95 %8s %5.1f flows/s | on behalf p50 %8s p95 %8s %5.1f flows/s | on behalf costs %+.1f%% (p50)%s\n",
-		"order flow (add, place, pay)", ms(own.pct(50)), ms(own.pct(95)), own.rate, ms(ob.pct(50)), ms(ob.pct(95)), ob.rate,
-		100*(float64(ob.pct(50))/max(float64(own.pct(50)), 1)-1), errNote(own, ob))
+	printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
 
 	storm()
 	return nil
