@@ -327,11 +327,10 @@ func drive(args []string) error {
 	stormPassword := fs.String("storm-password", "", "its password")
 	stormRounds := fs.Int("storm-rounds", 2, "interleaved rounds of search alone / during the login storm")
 	behalfPid := fs.Int("behalf-pid", 0, "behalf's process id, to report the CPU share of hashing (0: not reported)")
-	onlyStorm := fs.Bool("only-storm", false, "run only the login storm scenario")
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
-	only := fs.String("only", "", "run only this scenario (orderflow)")
+	only := fs.String("only", "", "run only this scenario (orderflow, storm)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
 		if err := loopback(u); err != nil {
@@ -342,8 +341,18 @@ func drive(args []string) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b, r := &client{hc, *behalfURL}, &client{hc, *rawURL}
+	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
+	storm := func() {
+		// Search alone, then while 200 clients log in in a loop (storm.go).
+		term := map[string]any{"term": "schm"}
+		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
+			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
+	}
 	switch *only {
 	case "":
+	case "storm":
+		storm()
+		return nil
 	case "orderflow":
 		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
 		return nil
@@ -357,17 +366,6 @@ func drive(args []string) error {
 		bs := run(b)
 		rs := run(r)
 		line(name, bs, rs)
-	}
-	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
-	storm := func() {
-		// Search alone, then while 200 clients log in in a loop (storm.go).
-		term := map[string]any{"term": "schm"}
-		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
-			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
-	}
-	if *onlyStorm {
-		storm()
-		return nil
 	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
 	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
