@@ -110,7 +110,7 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 	})
 	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
 	if o.hashExe != "" && cfg.HashWorker != "off" {
-		w := security.NewHashWorker(o.hashExe, "hash-worker", "--priority", cfg.HashWorker)
+		w := security.NewHashWorker(cfg.HashIdleWait, o.hashExe, "hash-worker", "--priority", cfg.HashWorker)
 		w.OnEvent = func(event string, err error) {
 			switch event {
 			case "started":

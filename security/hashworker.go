@@ -47,7 +47,10 @@ const (
 	restartBackoff = 5 * time.Second
 )
 
-var errWorkerGone = errors.New("hash worker exited")
+var (
+	errWorkerGone = errors.New("hash worker exited")
+	errStarved    = errors.New("hash worker got no CPU in time")
+)
 
 // HashWorker is a KeyDeriver backed by a worker process, restarted when it dies, with an in-process
 // fallback. Install it with Hasher.SetDeriver.
@@ -58,18 +61,26 @@ type HashWorker struct {
 	OnEvent func(event string, err error)
 
 	backoff time.Duration // between starts
+	// starve bounds how long a hash waits for the worker (for spare CPU) before the server computes
+	// it itself, at normal priority; 0: no bound.
+	starve time.Duration
 
 	mu        sync.Mutex
 	cur       *workerConn
 	lastStart time.Time
 	starts    atomic.Int64
 	fallbacks atomic.Int64
+	starved   atomic.Int64
 }
 
 // NewHashWorker returns a HashWorker running exe with args (the server's own binary and
-// "hash-worker", with the priority), started on the first hash.
-func NewHashWorker(exe string, args ...string) *HashWorker {
-	return &HashWorker{spawn: func() (*workerConn, error) { return startProcess(exe, args) }, backoff: restartBackoff}
+// "hash-worker", with the priority), started on the first hash. A hash that waited starve (0: no
+// bound) for the worker without an answer, because no CPU was spare, is computed by the server at
+// normal priority: a login's latency stays bounded on a saturated machine, and, since the caller
+// holds a hashing slot meanwhile, the server's share of hashing stays at most about one hash per slot
+// per starve.
+func NewHashWorker(starve time.Duration, exe string, args ...string) *HashWorker {
+	return &HashWorker{spawn: func() (*workerConn, error) { return startProcess(exe, args) }, backoff: restartBackoff, starve: starve}
 }
 
 // newHashWorkerWith returns a HashWorker whose workers spawn starts (tests run them in goroutines).
@@ -87,9 +98,11 @@ func (w *HashWorker) Pid() int {
 	return w.cur.pid
 }
 
-// Starts is how many worker processes were started; Fallbacks how many hashes ran in process.
+// Starts is how many worker processes were started; Fallbacks how many hashes ran in process (no
+// worker, or it died); Starved how many of those because the worker got no CPU in time.
 func (w *HashWorker) Starts() int64    { return w.starts.Load() }
 func (w *HashWorker) Fallbacks() int64 { return w.fallbacks.Load() }
+func (w *HashWorker) Starved() int64   { return w.starved.Load() }
 
 func (w *HashWorker) event(name string, err error) {
 	if w.OnEvent != nil {
@@ -138,9 +151,12 @@ func (w *HashWorker) conn() *workerConn {
 // DeriveKey computes the key in the worker; in process when there is no worker or it died meanwhile.
 func (w *HashWorker) DeriveKey(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
 	if c := w.conn(); c != nil && len(password) <= maxPasswordLen {
-		key, err := c.derive(ctx, password, salt, p, keyLen)
+		key, err := c.derive(ctx, password, salt, p, keyLen, w.starve)
 		if err == nil || ctx.Err() != nil {
 			return key, err
+		}
+		if errors.Is(err, errStarved) {
+			w.starved.Add(1)
 		}
 	}
 	w.fallbacks.Add(1)
@@ -220,7 +236,7 @@ func (c *workerConn) close() error {
 	return c.w.Close()
 }
 
-func (c *workerConn) derive(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
+func (c *workerConn) derive(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32, starve time.Duration) ([]byte, error) {
 	if keyLen == 0 || keyLen > maxKeyLen || len(salt) > maxSaltLen {
 		return nil, fmt.Errorf("hash worker: key or salt too long")
 	}
@@ -253,7 +269,16 @@ func (c *workerConn) derive(ctx context.Context, password, salt []byte, p Argon2
 		c.forget(id)
 		return nil, fmt.Errorf("%w: %v", errWorkerGone, err)
 	}
+	var starved <-chan time.Time
+	if starve > 0 {
+		t := time.NewTimer(starve)
+		defer t.Stop()
+		starved = t.C
+	}
 	select {
+	case <-starved:
+		c.forget(id) // the worker finishes it on spare cycles; its answer is dropped
+		return nil, errStarved
 	case key, ok := <-ch:
 		if !ok {
 			return nil, errWorkerGone

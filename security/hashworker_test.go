@@ -83,7 +83,7 @@ func TestHashWorkerAnswersConcurrentRequests(t *testing.T) {
 	}
 	// A request out of bounds is refused by the worker (empty answer), and falls back.
 	c := w.conn()
-	if _, err := c.derive(context.Background(), []byte("pw"), []byte("salt"), Argon2Params{Memory: 64, Time: 0, Threads: 1}, 32); err == nil {
+	if _, err := c.derive(context.Background(), []byte("pw"), []byte("salt"), Argon2Params{Memory: 64, Time: 0, Threads: 1}, 32, 0); err == nil {
 		t.Fatal("time 0 accepted by the worker")
 	}
 }
@@ -163,7 +163,7 @@ func TestHashWorkerFallsBackWhenItCannotStart(t *testing.T) {
 // starts a new one.
 func TestHashWorkerProcess(t *testing.T) {
 	t.Parallel()
-	w := NewHashWorker(os.Args[0], "hash-worker", "--priority", "idle")
+	w := NewHashWorker(0, os.Args[0], "hash-worker", "--priority", "idle")
 	w.backoff = 0
 	exited := make(chan error, 4)
 	w.OnEvent = func(event string, err error) {
@@ -239,5 +239,29 @@ func TestRetryAfterFollowsTheQueue(t *testing.T) {
 	release()
 	if h.Full() {
 		t.Fatal("full after release")
+	}
+}
+
+// TestHashWorkerStarvedHashRunsInProcess: a worker that gets no CPU (here: never answers) delays a
+// hash by the starve bound only; the server then computes it itself.
+func TestHashWorkerStarvedHashRunsInProcess(t *testing.T) {
+	t.Parallel()
+	mute := func(r io.Reader, w io.Writer) error {
+		if _, err := io.WriteString(w, workerHello); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, r) // reads every request, answers none
+		return err
+	}
+	w := newHashWorkerWith(func() (*workerConn, error) { return pipeWorker(t, mute) })
+	w.starve = time.Millisecond
+	for range 2 {
+		key, err := w.DeriveKey(context.Background(), []byte("pw"), []byte("saltsaltsaltsalt"), cheap, 32)
+		if err != nil || !bytes.Equal(key, wantKey("pw", "saltsaltsaltsalt", cheap, 32)) {
+			t.Fatalf("starved hash: %v", err)
+		}
+	}
+	if w.Starts() != 1 || w.Starved() != 2 || w.Fallbacks() != 2 {
+		t.Fatalf("starts %d, starved %d, fallbacks %d; want 1, 2, 2", w.Starts(), w.Starved(), w.Fallbacks())
 	}
 }

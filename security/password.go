@@ -186,9 +186,12 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	return h.hashHeld(ctx, password)
 }
 
-// hashHeld is Hash for a caller already holding a slot.
+// hashHeld is Hash for a caller already holding a slot. New hashes (an account created, a password
+// changed, a weak hash upgraded) are rare and asked for by someone signed in, so they are computed in
+// process, at normal priority, never waiting for spare CPU (demo seeding hashes inside a lock);
+// verifications, which a storm of anonymous logins drives, go to the deriver.
 func (h *Hasher) hashHeld(ctx context.Context, password string) (string, error) {
-	enc := h.hashWith(ctx, h, password)
+	enc := h.hashWith(ctx, InProcess{}, password)
 	if enc == "" {
 		return "", fmt.Errorf("hash password: %w", ctx.Err())
 	}

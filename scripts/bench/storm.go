@@ -130,7 +130,7 @@ func (r stormResult) print(rounds int) {
 		len(r.storm), r.stormErrs+r.aloneErrs, stormClients, maxClientRetry, r.logins, float64(r.logins)/max(r.stormTime.Seconds(), 0.001),
 		r.tooMany, meanRetry, r.other, rounds)
 	if r.cpuMach > 0 {
-		fmt.Printf(" | during the storms: hash worker %.0f%% of the machine's CPU, behalf %.0f%%", 100*r.cpuWorker/r.cpuMach, 100*r.cpuBehalf/r.cpuMach)
+		fmt.Printf(" | CPU during the storms: hash worker %.0f%%, behalf %.0f%% of the machine's busy time", 100*r.cpuWorker/r.cpuMach, 100*r.cpuBehalf/r.cpuMach)
 	}
 	fmt.Println()
 }
