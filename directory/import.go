@@ -299,15 +299,14 @@ func (b *importBatch) add(rec []string, col map[string]int, orgs map[string]stri
 	b.n++
 	if b.pg {
 		b.contactRows.contact(c)
-		for _, t := range ContactTokens(c) {
-			b.tokenRow.token(SearchToken{Token: t, ContactID: c.ID})
+		rows := SearchRows(c)
+		for i := range rows {
+			b.tokenRow.token(&rows[i])
 		}
 		return nil
 	}
 	b.contacts = append(b.contacts, c)
-	for _, t := range ContactTokens(c) {
-		b.tokens = append(b.tokens, SearchToken{Token: t, ContactID: c.ID})
-	}
+	b.tokens = append(b.tokens, SearchRows(c)...)
 	return nil
 }
 

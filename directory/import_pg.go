@@ -89,12 +89,14 @@ func (d *copyData) contact(c *model.Contact) {
 	d.time(c.UpdatedAt)
 }
 
-const copyTokens = "COPY contact_search_tokens (token, contact_id) FROM STDIN (FORMAT binary"
+const copyTokens = "COPY contact_search_tokens (token, contact_id, words, organization_id) FROM STDIN (FORMAT binary"
 
-func (d *copyData) token(t SearchToken) {
-	d.row(2)
+func (d *copyData) token(t *SearchToken) {
+	d.row(4)
 	d.text(t.Token)
 	d.text(t.ContactID)
+	d.text(t.Words)
+	d.textOrNull(t.OrganizationID)
 }
 
 const copyOrganizations = "COPY organizations (id, name, search_text, created_at, updated_at) FROM STDIN (FORMAT binary)"

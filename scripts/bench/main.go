@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"behalf/directory"
+	"behalf/store"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -123,56 +124,25 @@ func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]a
 		}
 		return map[string]any{"me": map[string]any{"id": id, "login": login, "email": email, "roles": strings.Split(roles, ",")}}, nil
 	case "search":
+		// The same statement behalf runs for a search page (directory.SearchSQL), scanned by hand.
 		term, _ := vars["term"].(string)
-		words := directory.Fold(term)
-		drive := 0
-		for i, w := range words {
-			if len(w) >= len(words[drive]) {
-				drive = i
-			}
-		}
-		q := `SELECT t.contact_id FROM contact_search_tokens t WHERE t.token >= $1 AND t.token < $2
-			AND NOT EXISTS (SELECT 1 FROM contact_search_tokens d WHERE d.contact_id = t.contact_id AND d.token >= $1 AND d.token < t.token)`
-		qa := []any{words[drive], words[drive] + "\U0010FFFF"}
-		for i, w := range words {
-			if i != drive {
-				q += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM contact_search_tokens o WHERE o.contact_id = t.contact_id AND o.token >= $%d AND o.token < $%d)`, len(qa)+1, len(qa)+2)
-				qa = append(qa, w, w+"\U0010FFFF")
-			}
-		}
-		rows, err := pool.Query(ctx, q+" ORDER BY t.token, t.contact_id LIMIT 21", qa...)
+		q, qa := directory.SearchSQL(store.Postgres, directory.SearchQuery{Words: directory.Fold(term), Limit: 21})
+		rows, err := pool.Query(ctx, dollarPlaceholders(q), qa...)
 		if err != nil {
 			return nil, err
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(ids) > 20 {
-			ids = ids[:20]
-		}
-		rows, err = pool.Query(ctx, "SELECT id, first_name, last_name, email FROM contacts WHERE id = ANY($1)", ids)
-		if err != nil {
-			return nil, err
-		}
-		by := map[string]map[string]any{}
-		for rows.Next() {
-			var id, f, l, e string
-			if err := rows.Scan(&id, &f, &l, &e); err != nil {
-				return nil, err
-			}
-			by[id] = map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}
-		}
+		defer rows.Close()
 		edges := []any{}
-		for _, id := range ids {
-			edges = append(edges, map[string]any{"node": by[id]})
+		for rows.Next() {
+			var token, id, f, l, e, phone string
+			var org *string
+			var created time.Time
+			if err := rows.Scan(&token, &id, &f, &l, &e, &phone, &org, &created); err != nil {
+				return nil, err
+			}
+			if len(edges) < 20 {
+				edges = append(edges, map[string]any{"node": map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}})
+			}
 		}
 		return map[string]any{"contacts": map[string]any{"edges": edges}}, rows.Err()
 	case "catalog":
@@ -413,4 +383,20 @@ func errNote(a, b stats) string {
 		return ""
 	}
 	return fmt.Sprintf("  errors %d/%d (%v)", a.errs, b.errs, firstErr(a.firstEr, b.firstEr))
+}
+
+// dollarPlaceholders numbers the ? placeholders of a statement for pgx ($1, $2, …); the statements
+// it gets contain no other question marks.
+func dollarPlaceholders(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
