@@ -130,12 +130,10 @@ func foldUnicode(text string) []string {
 
 // ContactTokens returns the distinct search words of a contact.
 func ContactTokens(c *model.Contact) []string {
-	seen := map[string]bool{}
-	var out []string
+	out := make([]string, 0, 8)
 	for _, f := range []string{c.FirstName, c.LastName, c.Email} {
 		for _, w := range Fold(f) {
-			if !seen[w] {
-				seen[w] = true
+			if !slices.Contains(out, w) { // a contact has a handful of words: no map needed
 				out = append(out, w)
 			}
 		}
