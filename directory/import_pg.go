@@ -6,12 +6,14 @@ package directory
 // Two modes. Batches (the directory has contacts, or ImportOptions.Batches): one transaction per
 // batch, indexes maintained row by row, nothing locked beyond what COPY locks. Bulk (contacts and
 // their search index are empty): one transaction for the whole file that takes an exclusive lock on
-// both tables, re-checks that they are empty, drops their secondary indexes, the search index's
-// primary key and contacts' foreign keys, truncates the (empty) search index so that its COPY can
-// freeze the rows (PostgreSQL then sets the visibility map and, at wal_level minimal, writes no
-// WAL for it), loads everything, rebuilds what it dropped from the definitions it read from the
-// catalog, and commits. DDL is transactional: a failure, a kill or a lost connection rolls all of
-// it back, the indexes included, and a server running meanwhile only waits on the lock.
+// organizations, contacts and the search index (dropping contacts' foreign key would lock
+// organizations anyway: taken first, in one statement, it cannot deadlock with a request), re-checks
+// that they are empty, drops their secondary indexes, the search index's primary key and contacts'
+// foreign keys, truncates the (empty) search index so that its COPY can freeze the rows (PostgreSQL
+// then sets the visibility map and, at wal_level minimal, writes no WAL for it), loads everything,
+// rebuilds what it dropped from the definitions it read from the catalog, and commits. DDL is
+// transactional: a failure, a kill or a lost connection rolls all of it back, the indexes included,
+// and a server running meanwhile only waits on the locks.
 
 import (
 	"bytes"
@@ -242,7 +244,7 @@ func beginBulk(ctx context.Context, pc *pgx.Conn) (bool, []string, error) {
 		}
 	}()
 	// The index builds at the end take seconds per million contacts: no statement timeout.
-	for _, q := range []string{"SET LOCAL statement_timeout = 0", "LOCK TABLE contacts, contact_search_tokens IN ACCESS EXCLUSIVE MODE"} {
+	for _, q := range []string{"SET LOCAL statement_timeout = 0", "LOCK TABLE organizations, contacts, contact_search_tokens IN ACCESS EXCLUSIVE MODE"} {
 		if _, err := pc.Exec(ctx, q); err != nil {
 			return false, nil, fmt.Errorf("%s: %w", q, err)
 		}
