@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -40,6 +41,10 @@ func TestSearchPlanIsBoundedWalk(t *testing.T) {
 	} {
 		dbtest.Must(t, db.WithContext(ctx).Exec(q))
 	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
 	org := "o7"
 	for _, tc := range []struct {
 		name  string
@@ -58,8 +63,8 @@ func TestSearchPlanIsBoundedWalk(t *testing.T) {
 		{"next page", []string{"schm"}, nil, &directory.SearchPosition{Token: "schmidt", ContactID: "c004000"}},
 	} {
 		stmt, args := directory.SearchSQL(store.Postgres, directory.SearchQuery{Words: tc.words, OrganizationID: tc.org, After: tc.after, Limit: 21})
-		var lines []string
-		if err := db.WithContext(ctx).Raw("EXPLAIN (COSTS OFF) "+stmt, args...).Scan(&lines).Error; err != nil {
+		lines, err := explain(ctx, sqlDB, stmt, args)
+		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		plan := strings.Join(lines, "\n")
@@ -73,4 +78,21 @@ func TestSearchPlanIsBoundedWalk(t *testing.T) {
 			}
 		}
 	}
+}
+
+func explain(ctx context.Context, db *sql.DB, stmt string, args []any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN (COSTS OFF) "+stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return nil, err
+		}
+		lines = append(lines, l)
+	}
+	return lines, rows.Err()
 }
