@@ -200,10 +200,7 @@ const searchResultColumns = "c.id, c.first_name, c.last_name, c.email, c.phone, 
 // loop by construction; on SQLite CROSS JOIN fixes the loop order.
 func SearchSQL(dialect string, q SearchQuery) (string, []any) {
 	a := &sqlArgs{dialect: dialect}
-	where := searchFilter(a, q.Words, q.OrganizationID)
-	if q.After != nil {
-		where += " AND (t.token, t.contact_id) > (" + a.add(q.After.Token) + ", " + a.add(q.After.ContactID) + ")"
-	}
+	where := searchFilter(a, q.Words, q.OrganizationID, q.After)
 	page := fmt.Sprintf("SELECT t.token, t.contact_id FROM contact_search_tokens t WHERE %s ORDER BY t.token, t.contact_id LIMIT %d", where, q.Limit)
 	if dialect == store.Postgres {
 		return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN LATERAL (SELECT " +
@@ -233,7 +230,7 @@ func (a *sqlArgs) add(v any) string {
 // the whole range is the range scan of the primary key. The checks are expressions without
 // statistics, which the planner expects most rows to pass (x <> 0: 99.5 %; a >= b: a third), so
 // with the LIMIT that walk is always its cheapest plan, whatever the statistics say.
-func searchFilter(a *sqlArgs, words []string, orgID *string) string {
+func searchFilter(a *sqlArgs, words []string, orgID *string, after *SearchPosition) string {
 	if len(words) > maxSearchWords {
 		words = words[:maxSearchWords]
 	}
@@ -248,8 +245,17 @@ func searchFilter(a *sqlArgs, words []string, orgID *string) string {
 		pos = "instr"
 	}
 	d := words[drive]
+	// The walk starts after a position: the cursor, or (d, "") — every contact id sorts after "",
+	// so that is the range's start. One form for every page; and the planner, which estimates the
+	// row comparison and the end bound separately, always expects many rows in the range, which
+	// only makes the walk with a LIMIT look cheaper. A cursor before the range (from another
+	// search) starts at the range.
+	from := SearchPosition{Token: d}
+	if after != nil && after.Token >= d {
+		from = *after
+	}
 	var b strings.Builder
-	b.WriteString("t.token >= " + a.add(d) + " AND t.token < " + a.add(d+rangeEnd))
+	b.WriteString("(t.token, t.contact_id) > (" + a.add(from.Token) + ", " + a.add(from.ContactID) + ") AND t.token < " + a.add(d+rangeEnd))
 	// A contact with several words in the range is listed once, at the smallest: t.words is sorted,
 	// so its first word starting with d must be t.token itself.
 	fmt.Fprintf(&b, " AND %[1]s(' ' || t.words || ' ', %[2]s) >= %[1]s(' ' || t.words || ' ', ' ' || t.token || ' ')", pos, a.add(" "+d))
@@ -298,7 +304,7 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 	dialect := store.Dialect(s.db)
 	conn.Count = func(ctx context.Context) (int, error) {
 		a := &sqlArgs{dialect: dialect}
-		stmt := "SELECT count(*) FROM contact_search_tokens t WHERE " + searchFilter(a, words, orgID)
+		stmt := "SELECT count(*) FROM contact_search_tokens t WHERE " + searchFilter(a, words, orgID, nil)
 		begin := time.Now()
 		var n int
 		err := s.db.Statement.ConnPool.QueryRowContext(ctx, stmt, a.args...).Scan(&n)
