@@ -295,10 +295,12 @@ func drive(args []string) error {
 	obToken := fs.String("onbehalf-token", "", "a login-on-behalf session token acting for that customer")
 	stormLogin := fs.String("storm-login", "", "login used by the login storm")
 	stormPassword := fs.String("storm-password", "", "its password")
+	stormRounds := fs.Int("storm-rounds", 2, "interleaved rounds of search alone / during the login storm")
+	behalfPid := fs.Int("behalf-pid", 0, "behalf's process id, to report the CPU share of hashing (0: not reported)")
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
-	only := fs.String("only", "", "run only this scenario (orderflow)")
+	only := fs.String("only", "", "run only this scenario (orderflow, storm)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
 		if err := loopback(u); err != nil {
@@ -309,8 +311,18 @@ func drive(args []string) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b, r := &client{hc, *behalfURL}, &client{hc, *rawURL}
+	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
+	storm := func() {
+		// Search alone, then while 200 clients log in in a loop (storm.go).
+		term := map[string]any{"term": "schm"}
+		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
+			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
+	}
 	switch *only {
 	case "":
+	case "storm":
+		storm()
+		return nil
 	case "orderflow":
 		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
 		return nil
@@ -327,7 +339,6 @@ func drive(args []string) error {
 	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
 	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
-	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
 	for _, t := range []struct{ class, term string }{
 		{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
 		{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
@@ -340,41 +351,7 @@ func drive(args []string) error {
 	// The order flow: add to cart, place, pay by invoice; own session against login on behalf.
 	printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
 
-	// Search alone, then while 200 clients log in in a loop.
-	term := map[string]any{"term": "schm"}
-	quiet := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
-	stop := make(chan struct{})
-	var logins, tooMany, otherErr atomic.Int64
-	var wg sync.WaitGroup
-	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 10000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, status, err := b.do("", "login", `mutation login($l: String!, $p: String!) { login(login: $l, password: $p) { token } }`,
-					map[string]any{"l": *stormLogin, "p": *stormPassword})
-				switch {
-				case err == nil:
-					logins.Add(1)
-				case status == http.StatusTooManyRequests:
-					tooMany.Add(1)
-				default:
-					otherErr.Add(1)
-				}
-			}
-		}()
-	}
-	storm := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
-	close(stop)
-	wg.Wait()
-	fmt.Printf("%-28s search p95 alone %8s, during storm %8s (%+.0f%%), searches ok %d failed %d | logins ok %d, HTTP 429 %d, other errors %d\n",
-		"search during login storm", ms(quiet.pct(95)), ms(storm.pct(95)),
-		100*(float64(storm.pct(95))/max(float64(quiet.pct(95)), 1)-1), storm.n, storm.errs, logins.Load(), tooMany.Load(), otherErr.Load())
+	storm()
 	return nil
 }
 
