@@ -264,6 +264,17 @@ func searchFilter(a *sqlArgs, words []string, orgID *string, after *SearchPositi
 			fmt.Fprintf(&b, " AND %s(' ' || t.words, %s) <> 0", pos, a.add(" "+o))
 		}
 	}
+	for i, o := range words {
+		if i != drive {
+			// Checked once, before the walk (an uncorrelated subquery): when another word matches
+			// nothing at all (a typo), the walk of the driving range is skipped. The first index
+			// entry at or after o must start with o. Written as ORDER BY … LIMIT 1, whose only
+			// cheap plan is one index descent (an EXISTS could become a sequential scan, hoping
+			// to meet a match early).
+			b.WriteString(" AND (SELECT x.token FROM contact_search_tokens x WHERE x.token >= " + a.add(o) +
+				" ORDER BY x.token LIMIT 1) < " + a.add(o+rangeEnd))
+		}
+	}
 	if orgID != nil {
 		// t.organization_id = ?, spelled as a substring test that the planner cannot estimate from
 		// the column's statistics (ids hold no space): as an equality, a small organization's

@@ -67,6 +67,7 @@ func TestSearchTermClasses(t *testing.T) {
 			{"jurg", []string{"Jürgen Müller"}},
 			{"ann", []string{"Ann Annaberg", "Anna Schmidt", "Anne Schmitt"}},
 			{"schmdt", nil},
+			{"anna zzz", nil}, // a word matching nothing stops the search before the walk
 			{"zzz", nil},
 		} {
 			conn, err := dir.Contacts(ctx, ptr(tc.search), nil, store.PageArgs{})
