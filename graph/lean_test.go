@@ -104,7 +104,7 @@ func TestResponseBytesAsJSONMarshal(t *testing.T) {
 
 // TestAllocationsPerRequest bounds the allocations of a request through the whole handler (the
 // test's own request and recorder included), a few percent above what was measured when lean
-// execution landed ({__typename} 133, was 162; a 50-product page 9250, was 9890), so that a per-field
+// execution landed ({__typename} 126, was 162; a 50-product page 9244, was 9886), so that a per-field
 // or per-request cost creeping back in (a FieldInterceptor: +500 on the page; a goroutine per element:
 // +100) fails here.
 func TestAllocationsPerRequest(t *testing.T) {
@@ -114,7 +114,7 @@ func TestAllocationsPerRequest(t *testing.T) {
 		name, query string
 		max         float64
 	}{
-		{"typename", `{ __typename }`, 140},
+		{"typename", `{ __typename }`, 133},
 		{"catalog50", catalogPage, 9450},
 	} {
 		serve(t, env.App.Handler, tok, c.query)
