@@ -73,7 +73,13 @@ type options struct {
 	auditKey   ed25519.PrivateKey
 	hashParams security.Argon2Params
 	tracer     trace.TracerProvider
+	hashExe    string
 }
+
+// WithHashWorker lets the server hash passwords in a worker process, exe (its own binary) re-executed
+// as "hash-worker", at the priority BEHALF_HASH_WORKER names (unless it is off). Only serve passes it:
+// tests and one-shot commands hash in process.
+func WithHashWorker(exe string) Option { return func(o *options) { o.hashExe = exe } }
 
 // WithAuditKey signs audit checkpoints with key (the CLI loads it from BEHALF_AUDIT_KEY_FILE).
 func WithAuditKey(key ed25519.PrivateKey) Option { return func(o *options) { o.auditKey = key } }
@@ -103,6 +109,20 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
 	})
 	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
+	if o.hashExe != "" && cfg.HashWorker != "off" {
+		w := security.NewHashWorker(cfg.HashIdleWait, o.hashExe, "hash-worker", "--priority", cfg.HashWorker)
+		w.OnEvent = func(event string, err error) {
+			switch event {
+			case "started":
+				log.Info().Str("priority", cfg.HashWorker).Msg("password hash worker started")
+			case "fallback":
+				log.Debug().Msg("password hashed in process: no hash worker")
+			default:
+				log.Error().Err(err).Str("event", event).Msg("password hash worker")
+			}
+		}
+		hasher.SetDeriver(w)
+	}
 	a.Directory = directory.New(db, clk)
 	policy := onbehalf.NewPolicy(a.Directory.OrganizationOf, cfg.OnBehalfConsent == "opt-in")
 	// Every request of a login-on-behalf session re-checks the whole policy.

@@ -56,7 +56,8 @@ func (s *Service) appended(seq int64) {
 // seq, prevHash and hash. It joins the context's transaction (store.Conn), so the audited change and
 // its event commit or roll back together; outside one it opens its own. Appends are serialized: on
 // PostgreSQL by a transaction-scoped advisory lock taken just before the insert (held until commit,
-// so only the end of a mutation waits), on SQLite by its immediate write transactions.
+// so only the end of a mutation waits), on SQLite by its immediate write transactions. On PostgreSQL
+// the lock, the head, the hash and the insert are one statement (audit_append, migration 00085).
 func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	if ev.ID == "" {
 		ev.ID = model.NewID()
@@ -83,10 +84,10 @@ func (s *Service) Record(ctx context.Context, ev *model.AuditEvent) error {
 	}
 	err := store.RunInTx(ctx, s.db, func(ctx context.Context) error {
 		db := store.Conn(ctx, s.db)
-		if err := lockChain(db); err != nil {
-			return err
+		if store.Dialect(db) == store.Postgres {
+			return appendPostgres(db, ev)
 		}
-		head, err := headOf(db)
+		head, err := headOf(db) // SQLite: the immediate transaction holds the write lock already
 		if err != nil {
 			return err
 		}
@@ -116,6 +117,31 @@ func lockChain(db *gorm.DB) error {
 	}
 	if err := db.Exec("SELECT pg_advisory_xact_lock(?)", chainLockKey).Error; err != nil {
 		return fmt.Errorf("lock audit chain: %w", err)
+	}
+	return nil
+}
+
+// appendSQL calls audit_append (migration 00085): lock, head, hash and insert in one round trip. pgx
+// prepares it once per connection (its default statement cache).
+const appendSQL = "SELECT new_seq, new_prev_hash, new_hash FROM audit_append(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// appendPostgres appends ev (id, time and metadata filled) with audit_append and sets its seq,
+// prevHash and hash. The database hashes the canonical encoding from the bytes Go encodes after
+// prevHash; the hash is recomputed here and a difference refused, so audit.Canonical stays the one
+// definition of the encoding.
+func appendPostgres(db *gorm.DB, ev *model.AuditEvent) error {
+	var seq int64
+	var prev, hash string
+	err := db.Raw(appendSQL, int64(chainLockKey), ev.ID, ev.At, ev.Action, ev.ActorID, ev.ActorLogin, ev.SubjectID,
+		ev.SubjectLogin, ev.OnBehalf, ev.SessionID, ev.Reason, string(ev.Outcome), ev.ErrorCode, ev.Operation,
+		ev.Arguments, ev.IP, ev.UserAgent, ev.RequestID, ev.ClientRequestID, canonicalTail(nil, ev)).
+		Row().Scan(&seq, &prev, &hash)
+	if err != nil {
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	ev.Seq, ev.PrevHash = seq, prev
+	if ev.Hash = Hash(ev); ev.Hash != hash {
+		return fmt.Errorf("append audit event %d: the database hashed %s, the canonical encoding gives %s", seq, hash, ev.Hash)
 	}
 	return nil
 }

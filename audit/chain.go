@@ -33,6 +33,16 @@ func Canonical(ev *model.AuditEvent) []byte {
 	b = append(b, "behalf.audit.v1"...)
 	b = encInt(b, ev.Seq)
 	b = encStr(b, ev.PrevHash)
+	return canonicalTail(b, ev)
+}
+
+// canonicalTail appends to b the canonical encoding of ev's fields after prevHash (id to requestId):
+// the part of the encoding known before the event's place in the chain (PostgreSQL's audit_append
+// prefixes the rest).
+func canonicalTail(b []byte, ev *model.AuditEvent) []byte {
+	if b == nil {
+		b = make([]byte, 0, 200+len(ev.Arguments)+len(ev.UserAgent))
+	}
 	b = encStr(b, ev.ID)
 	b = encInt(b, ev.At.UTC().UnixMicro())
 	b = encStr(b, ev.Action)

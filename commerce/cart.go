@@ -116,14 +116,13 @@ func (s *Service) editCart(ctx context.Context, fn func(ctx context.Context, e *
 		if err := fn(ctx, e); err != nil {
 			return err
 		}
+		// The cart row stays locked since ensureCart read it: unchanged, it is still what was read;
+		// changed, the update returns the new row (version, stamp, time) in the same statement.
 		if e.changed {
 			now := s.clock.Now()
-			if err := e.db.Model(&model.Cart{ID: c.ID}).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
+			if err := e.db.Model(c).Clauses(clause.Returning{}).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
 				return err
 			}
-		}
-		if err := e.db.Take(c, "id = ?", c.ID).Error; err != nil {
-			return err
 		}
 		out = c
 		return s.loadItems(ctx, c)

@@ -2,6 +2,7 @@ package commerce
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -98,18 +99,19 @@ func (s *Service) placeOrder(ctx context.Context, customerID string) (*model.Ord
 }
 
 // nextOrderNumber draws the next human order number ("SO-100001") from a counter row; the row stays
-// locked until the transaction ends, so numbers are gapless among committed orders.
+// locked until the transaction ends, so numbers are gapless among committed orders. One statement:
+// the increment returns the new value (RETURNING, both dialects).
 func (s *Service) nextOrderNumber(ctx context.Context) (string, error) {
-	db := store.Conn(ctx, s.db)
-	if err := db.Model(&model.Counter{}).Where("name = ?", orderNumberCounter).
-		Update("value", gorm.Expr("value + 1")).Error; err != nil {
-		return "", err
+	var value int64
+	err := store.Conn(ctx, s.db).Raw("UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", orderNumberCounter).
+		Row().Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("commerce: no %s counter", orderNumberCounter)
 	}
-	var c model.Counter
-	if err := db.Take(&c, "name = ?", orderNumberCounter).Error; err != nil {
-		return "", err
+	if err != nil {
+		return "", fmt.Errorf("draw order number: %w", err)
 	}
-	return fmt.Sprintf("SO-%d", c.Value), nil
+	return fmt.Sprintf("SO-%d", value), nil
 }
 
 // Orders lists the caller's orders, newest first; with orders:read, everyone's.

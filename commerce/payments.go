@@ -281,6 +281,9 @@ func (s *Service) charge(ctx context.Context, p *model.Payment, key string, gw P
 		return nil, errors.New("commerce: gateway returned unknown status " + string(res.Status))
 	}
 	// Step 3: joins the mutation's transaction if there is one (it begins here, after the gateway call).
+	// The update returns the answered payment (RETURNING), so it is not read again.
+	answered := &model.Payment{ID: p.ID}
+	recorded := false
 	err = store.RunInTx(ctx, s.db, func(ctx context.Context) error {
 		db := store.Conn(ctx, s.db)
 		now := s.clock.Now()
@@ -291,12 +294,13 @@ func (s *Service) charge(ctx context.Context, p *model.Payment, key string, gw P
 		if res.DeclineCode != "" {
 			decline = &res.DeclineCode
 		}
-		r := db.Model(&model.Payment{ID: p.ID}).Where("gateway_answered_at IS NULL").Updates(map[string]any{
+		r := db.Model(answered).Clauses(clause.Returning{}).Where("gateway_answered_at IS NULL").Updates(map[string]any{
 			"status": res.Status, "reference": ref, "decline_code": decline, "gateway_answered_at": now, "updated_at": now,
 		})
 		if r.Error != nil {
 			return fmt.Errorf("record gateway answer for payment %s: %w", p.ID, r.Error)
 		}
+		recorded = r.RowsAffected == 1
 		if r.RowsAffected == 0 || status == "" {
 			return nil // a concurrent retry recorded the same answer already, or nothing to change
 		}
@@ -308,6 +312,9 @@ func (s *Service) charge(ctx context.Context, p *model.Payment, key string, gw P
 	})
 	if err != nil {
 		return nil, err
+	}
+	if recorded {
+		return answered, nil
 	}
 	return s.paymentByID(ctx, p.ID)
 }

@@ -37,6 +37,8 @@ type Config struct {
 	ListenDB            string
 	MaxConcurrentHashes int
 	HashWait            time.Duration
+	HashWorker          string // idle, low or off (see security.HashWorker)
+	HashIdleWait        time.Duration
 	DBMaxOpenConns      int
 	DBMaxIdleConns      int
 	DBConnMaxLifetime   time.Duration
@@ -84,6 +86,9 @@ type Config struct {
 	AuditCheckpointEvents   int
 	AuditCheckpointInterval time.Duration
 }
+
+// defaultHashSlots is the default number of concurrent password hashes: half the cores, at least one.
+func defaultHashSlots() int { return max(1, runtime.NumCPU()/2) }
 
 // DefaultDB is the embedded database used when no DSN is given.
 const DefaultDB = "sqlite:behalf.db"
@@ -197,9 +202,11 @@ var Settings = []Setting{
 		c.ListenDB = v
 		return nil
 	}},
-	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once (one per core); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
-	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(2 * runtime.NumCPU()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with Retry-After", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
+	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(defaultHashSlots()), "password hashes computed at once (half the cores, at least one); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
+	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(4 * defaultHashSlots()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with a Retry-After estimated from the queue", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
+	{"hash-idle-wait", "BEHALF_HASH_IDLE_WAIT", "1s", "how long a login's hash waits in the hash worker for spare CPU before the server computes it itself at normal priority (bounds login latency on a saturated machine; 0: no bound)", dur(func(c *Config) *time.Duration { return &c.HashIdleWait }, 0, time.Minute)},
+	{"hash-worker", "BEHALF_HASH_WORKER", "idle", "where the server computes password hashes: idle (a worker process at the lowest CPU priority, SCHED_IDLE), low (a worker process at nice 19) or off (in the server, at normal priority)", oneOf(func(c *Config) *string { return &c.HashWorker }, "idle", "low", "off")},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},
 	{"db-max-idle-conns", "BEHALF_DB_MAX_IDLE_CONNS", "20", "idle connections kept", integer(func(c *Config) *int { return &c.DBMaxIdleConns }, 0)},
 	{"db-conn-max-lifetime", "BEHALF_DB_CONN_MAX_LIFETIME", "30m", "recycle connections after", dur(func(c *Config) *time.Duration { return &c.DBConnMaxLifetime }, time.Second, 0)},

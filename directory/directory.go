@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"behalf/apperr"
@@ -73,7 +72,21 @@ type CreateContactInput struct {
 	OrganizationID             *string
 }
 
-var phoneRe = regexp.MustCompile(`^[0-9+()./ -]{3,40}$`)
+// validPhone reports whether phone is 3–40 of the characters 0-9 + ( ) . / - and space (as the
+// regular expression ^[0-9+()./ -]{3,40}$ would, without its cost: imports check a million).
+func validPhone(phone string) bool {
+	if len(phone) < 3 || len(phone) > 40 {
+		return false
+	}
+	for i := 0; i < len(phone); i++ {
+		switch c := phone[i]; {
+		case '0' <= c && c <= '9', c == '+', c == '(', c == ')', c == '.', c == '/', c == ' ', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // CreateContact creates a contact (customers:write).
 func (s *Service) CreateContact(ctx context.Context, in CreateContactInput) (*model.Contact, error) {
@@ -127,7 +140,7 @@ func newContact(in CreateContactInput) (*model.Contact, error) {
 	}
 	if in.Phone != nil && strings.TrimSpace(*in.Phone) != "" {
 		c.Phone = strings.TrimSpace(*in.Phone)
-		if !phoneRe.MatchString(c.Phone) {
+		if !validPhone(c.Phone) {
 			return nil, apperr.Input("phone", "phone may contain digits, spaces and + ( ) . / - (3–40 characters)")
 		}
 	}

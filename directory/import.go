@@ -1,5 +1,12 @@
 package directory
 
+// Bulk import of contacts (`behalf import contacts`). The file is read, validated and turned into
+// rows in the calling goroutine while a writer goroutine stores the previous batch, so parsing and
+// the database work overlap (two cores). Memory stays constant: at most importDepth batches exist at
+// once. On PostgreSQL the rows are encoded in COPY's binary format as they are validated, and the
+// writer only streams bytes (import_pg.go); on SQLite the writer inserts the batch's models. See
+// docs/import.md.
+
 import (
 	"context"
 	"encoding/csv"
@@ -13,8 +20,6 @@ import (
 	"behalf/model"
 	"behalf/store"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
 
@@ -23,9 +28,20 @@ var ImportColumns = []string{"organization", "first_name", "last_name", "email",
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Imported             int // contacts created
-	Refused              int // lines refused (each reported)
-	OrganizationsCreated int // organizations created because no organization had the name
+	Imported             int  // contacts created
+	Refused              int  // lines refused (each reported)
+	OrganizationsCreated int  // organizations created because no organization had the name
+	Bulk                 bool // PostgreSQL only: the directory was empty, and the file went in as one transaction with the indexes built after the data
+}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	// Batches forbids the bulk mode: even into an empty directory, every batch is committed on its
+	// own and no table lock is held beyond a batch (slower on PostgreSQL: indexes are maintained row
+	// by row).
+	Batches bool
+	// BatchSize is the number of contacts per batch (default 10,000).
+	BatchSize int
 }
 
 // LineError is one refused line of an import file.
@@ -34,17 +50,31 @@ type LineError struct {
 	Message string
 }
 
-// importBatch is how many lines go into one transaction: a batch is imported whole or not at all.
-const importBatch = 10_000
+// importBatchSize is how many contacts go into one batch: a batch is imported whole or not at all.
+const importBatchSize = 10_000
 
-// ImportContacts bulk-imports contacts from CSV (a header naming ImportColumns, then one contact per
-// line; organizations are matched by exact name or created). It streams: memory stays constant
-// whatever the file's size (one batch, plus the organizations' names and ids). Every line is
-// validated like createContact; a refused line is reported to refused and skipped. Each batch of
-// valid lines is written in one transaction — on PostgreSQL with COPY — so a failure never leaves a
-// batch half imported; the error then says how many contacts earlier batches committed. For the
-// command line: there is no permission check.
+// importDepth is how many batches exist at once: one being filled, one queued, one being written.
+const importDepth = 3
+
+// ImportContacts is ImportContactsWith with default options.
 func (s *Service) ImportContacts(ctx context.Context, r io.Reader, refused func(LineError)) (ImportResult, error) {
+	return s.ImportContactsWith(ctx, r, ImportOptions{}, refused)
+}
+
+// ImportContactsWith bulk-imports contacts from CSV (a header naming ImportColumns, then one contact
+// per line; organizations are matched by exact name or created). It streams: memory stays constant
+// whatever the file's size (a few batches, plus the organizations' names and ids). Every line is
+// validated like createContact; a refused line is reported to refused (called in the caller's
+// goroutine) and skipped.
+//
+// Each batch of valid lines is written in one transaction — on PostgreSQL with COPY — so a failure
+// never leaves a batch half imported; the error then says how many contacts earlier batches
+// committed. On PostgreSQL, when contacts and their search index are both empty (and opts.Batches
+// is false), the whole file is one transaction instead, holding an exclusive lock on both tables,
+// with their secondary indexes and constraints dropped during the load and rebuilt before the
+// commit (a failure rolls all of it back, indexes included). For the command line: there is no
+// permission check.
+func (s *Service) ImportContactsWith(ctx context.Context, r io.Reader, opts ImportOptions, refused func(LineError)) (ImportResult, error) {
 	var res ImportResult
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -53,75 +83,137 @@ func (s *Service) ImportContacts(ctx context.Context, r io.Reader, refused func(
 	if err != nil {
 		return res, fmt.Errorf("read header: %w", err)
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if _, dup := col[h]; dup || !contains(ImportColumns, h) {
-			return res, fmt.Errorf("header: unexpected column %q (want %s)", h, strings.Join(ImportColumns, ","))
-		}
-		col[h] = i
-	}
-	for _, c := range ImportColumns {
-		if _, ok := col[c]; !ok {
-			return res, fmt.Errorf("header: missing column %q (want %s)", c, strings.Join(ImportColumns, ","))
-		}
+	col, err := importHeader(header)
+	if err != nil {
+		return res, err
 	}
 	orgs, err := s.organizationIDsByName(ctx)
 	if err != nil {
 		return res, err
 	}
-	w, err := s.importWriter(ctx)
+	w, err := s.importWriter(ctx, opts)
 	if err != nil {
 		return res, err
 	}
-	defer w.close()
+	res.Bulk = w.bulk
+	batchSize := opts.BatchSize
+	if batchSize <= 0 {
+		batchSize = importBatchSize
+	}
 
-	b := &importBuffer{orgs: orgs}
-	flush := func() error {
-		if len(b.contacts) == 0 {
-			return nil
+	// The writer goroutine stores full batches in order and hands each back to be refilled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan *importBatch, 1)
+	free := make(chan *importBatch, importDepth)
+	for range importDepth {
+		free <- newImportBatch(w.pg)
+	}
+	type outcome struct {
+		imported, orgs int
+		err            error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		for b := range full {
+			if o.err == nil {
+				if o.err = w.write(ctx, b); o.err != nil {
+					o.err = fmt.Errorf("the batch of %d contacts was not imported: %w", b.n, o.err)
+					cancel() // stops the reader
+				} else {
+					o.imported += b.n
+					o.orgs += len(b.newOrgs)
+				}
+			}
+			b.reset()
+			free <- b
 		}
-		if err := w.write(ctx, b); err != nil {
-			return fmt.Errorf("import stopped after %d contacts (the failed batch of %d was not imported): %w", res.Imported, len(b.contacts), err)
+		done <- o
+	}()
+	readErr := func() error {
+		now := s.clock.Now().UTC()
+		b := <-free
+		for {
+			rec, err := cr.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil // the writer failed; its error is the one to report
+			}
+			line, _ := cr.FieldPos(0)
+			if err != nil {
+				var pe *csv.ParseError
+				if !errors.As(err, &pe) {
+					return fmt.Errorf("read line %d: %w", line, err)
+				}
+				res.Refused++
+				refused(LineError{Line: pe.Line, Message: pe.Err.Error()})
+				continue
+			}
+			if len(rec) != len(header) {
+				res.Refused++
+				refused(LineError{Line: line, Message: fmt.Sprintf("%d fields, want %d", len(rec), len(header))})
+				continue
+			}
+			if err := b.add(rec, col, orgs, now); err != nil {
+				res.Refused++
+				refused(LineError{Line: line, Message: lineMessage(err)})
+				continue
+			}
+			if b.n >= batchSize {
+				full <- b
+				select {
+				case b = <-free:
+				case <-ctx.Done():
+					return nil
+				}
+			}
 		}
-		res.Imported += len(b.contacts)
-		res.OrganizationsCreated += len(b.newOrgs)
-		b.reset()
+		if b.n > 0 {
+			full <- b
+		}
 		return nil
+	}()
+	close(full)
+	o := <-done
+	res.Imported, res.OrganizationsCreated = o.imported, o.orgs
+	err = errors.Join(o.err, readErr)
+	if err == nil {
+		err = ctx.Err() // interrupted
 	}
-	now := s.clock.Now().UTC()
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	if err == nil {
+		err = w.finish(ctx)
+	} else {
+		w.abort()
+	}
+	if err != nil {
+		if w.bulk {
+			res.Imported, res.OrganizationsCreated = 0, 0
+			return res, fmt.Errorf("import stopped, nothing was imported (the file was one transaction): %w", err)
 		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return res, fmt.Errorf("read line %d: %w", line, err)
-			}
-			res.Refused++
-			refused(LineError{Line: pe.Line, Message: pe.Err.Error()})
-			continue
+		return res, fmt.Errorf("import stopped after %d contacts: %w", res.Imported, err)
+	}
+	return res, nil
+}
+
+// importHeader maps each column name of ImportColumns to its position in header.
+func importHeader(header []string) (map[string]int, error) {
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if _, dup := col[h]; dup || !contains(ImportColumns, h) {
+			return nil, fmt.Errorf("header: unexpected column %q (want %s)", h, strings.Join(ImportColumns, ","))
 		}
-		if len(rec) != len(header) {
-			res.Refused++
-			refused(LineError{Line: line, Message: fmt.Sprintf("%d fields, want %d", len(rec), len(header))})
-			continue
-		}
-		if err := b.add(rec, col, now); err != nil {
-			res.Refused++
-			refused(LineError{Line: line, Message: lineMessage(err)})
-			continue
-		}
-		if len(b.contacts) >= importBatch {
-			if err := flush(); err != nil {
-				return res, err
-			}
+		col[h] = i
+	}
+	for _, c := range ImportColumns {
+		if _, ok := col[c]; !ok {
+			return nil, fmt.Errorf("header: missing column %q (want %s)", c, strings.Join(ImportColumns, ","))
 		}
 	}
-	return res, flush()
+	return col, nil
 }
 
 func contains(xs []string, x string) bool {
@@ -166,15 +258,25 @@ func (s *Service) organizationIDsByName(ctx context.Context) (map[string]string,
 	return out, rows.Err()
 }
 
-// importBuffer is one batch: its valid contacts, their search words, and the organizations it creates.
-type importBuffer struct {
-	orgs     map[string]string // name → id, including this batch's new ones
+// importBatch is one batch: its valid contacts, their search rows, and the organizations it creates
+// (the first batch naming an organization creates it). On PostgreSQL the rows are kept only as COPY
+// data; elsewhere as models.
+type importBatch struct {
+	n       int // contacts
+	newOrgs []*model.Organization
+	// PostgreSQL
+	pg                    bool
+	contactRows, tokenRow copyData
+	// other dialects
 	contacts []*model.Contact
 	tokens   []SearchToken
-	newOrgs  []*model.Organization
 }
 
-func (b *importBuffer) add(rec []string, col map[string]int, now time.Time) error {
+func newImportBatch(pg bool) *importBatch {
+	return &importBatch{pg: pg}
+}
+
+func (b *importBatch) add(rec []string, col map[string]int, orgs map[string]string, now time.Time) error {
 	phone := rec[col["phone"]]
 	c, err := newContact(CreateContactInput{FirstName: rec[col["first_name"]], LastName: rec[col["last_name"]],
 		Email: rec[col["email"]], Phone: &phone})
@@ -182,47 +284,58 @@ func (b *importBuffer) add(rec []string, col map[string]int, now time.Time) erro
 		return err
 	}
 	if name := strings.TrimSpace(rec[col["organization"]]); name != "" {
-		id, ok := b.orgs[name]
+		id, ok := orgs[name]
 		if !ok {
 			if name, err = apperr.Text("name", name, 1, 200); err != nil {
 				return err
 			}
 			o := &model.Organization{ID: model.NewID(), Name: name, SearchText: store.SearchText(name), CreatedAt: now, UpdatedAt: now}
 			b.newOrgs = append(b.newOrgs, o)
-			b.orgs[name], id = o.ID, o.ID
+			orgs[name], id = o.ID, o.ID
 		}
 		c.OrganizationID = &id
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
-	b.contacts = append(b.contacts, c)
-	for _, t := range ContactTokens(c) {
-		b.tokens = append(b.tokens, SearchToken{Token: t, ContactID: c.ID})
+	b.n++
+	if b.pg {
+		b.contactRows.contact(c)
+		rows := SearchRows(c)
+		for i := range rows {
+			b.tokenRow.token(&rows[i])
+		}
+		return nil
 	}
+	b.contacts = append(b.contacts, c)
+	b.tokens = append(b.tokens, SearchRows(c)...)
 	return nil
 }
 
-func (b *importBuffer) reset() {
+func (b *importBatch) reset() {
 	clear(b.contacts)
-	b.contacts, b.tokens, b.newOrgs = b.contacts[:0], b.tokens[:0], nil
+	b.n, b.contacts, b.tokens, b.newOrgs = 0, b.contacts[:0], b.tokens[:0], nil
+	b.contactRows.reset()
+	b.tokenRow.reset()
 }
 
-// forget removes a failed batch's new organizations from the name map.
-func (b *importBuffer) forget() {
-	for _, o := range b.newOrgs {
-		delete(b.orgs, o.Name)
-	}
-}
-
-// importWriter writes batches: COPY on PostgreSQL, multi-row INSERTs elsewhere.
+// importWriter stores batches: COPY on PostgreSQL, multi-row INSERTs elsewhere. write is called for
+// every batch in order, then finish once (after the last batch) or abort (after a failure).
 type importWriter struct {
-	write func(ctx context.Context, b *importBuffer) error
-	close func()
+	pg    bool // batches carry COPY data
+	bulk  bool // one transaction for the whole file
+	write func(ctx context.Context, b *importBatch) error
+	// finish ends the import after the last batch (bulk mode: rebuild the indexes, commit).
+	finish func(ctx context.Context) error
+	// abort releases everything after a failure (bulk mode: rolls back).
+	abort func()
 }
 
-func (s *Service) importWriter(ctx context.Context) (*importWriter, error) {
-	if store.Dialect(s.db) != store.Postgres {
-		return &importWriter{close: func() {}, write: func(ctx context.Context, b *importBuffer) error {
-			err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+func (s *Service) importWriter(ctx context.Context, opts ImportOptions) (*importWriter, error) {
+	if store.Dialect(s.db) == store.Postgres {
+		return s.pgImportWriter(ctx, opts)
+	}
+	return &importWriter{abort: func() {}, finish: func(context.Context) error { return nil },
+		write: func(ctx context.Context, b *importBatch) error {
+			return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 				if len(b.newOrgs) > 0 {
 					if err := tx.CreateInBatches(b.newOrgs, 500).Error; err != nil {
 						return err
@@ -233,62 +346,5 @@ func (s *Service) importWriter(ctx context.Context) (*importWriter, error) {
 				}
 				return tx.CreateInBatches(b.tokens, 2000).Error
 			})
-			if err != nil {
-				b.forget()
-			}
-			return err
 		}}, nil
-	}
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("import connection: %w", err)
-	}
-	return &importWriter{
-		close: func() { _ = conn.Close() }, // returns the connection to the pool; nothing to report
-		write: func(ctx context.Context, b *importBuffer) error {
-			err := conn.Raw(func(dc any) error {
-				pc := dc.(*stdlib.Conn).Conn()
-				return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error { return copyBatch(ctx, tx, b) })
-			})
-			if err != nil {
-				b.forget()
-			}
-			return err
-		},
-	}, nil
-}
-
-// copyBatch writes one batch with COPY, in tx.
-func copyBatch(ctx context.Context, tx pgx.Tx, b *importBuffer) error {
-	if len(b.newOrgs) > 0 {
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"organizations"}, []string{"id", "name", "search_text", "created_at", "updated_at"},
-			pgx.CopyFromSlice(len(b.newOrgs), func(i int) ([]any, error) {
-				o := b.newOrgs[i]
-				return []any{o.ID, o.Name, o.SearchText, o.CreatedAt, o.UpdatedAt}, nil
-			}))
-		if err != nil {
-			return fmt.Errorf("copy organizations: %w", err)
-		}
-	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"contacts"},
-		[]string{"id", "first_name", "last_name", "email", "phone", "organization_id", "search_text", "created_at", "updated_at"},
-		pgx.CopyFromSlice(len(b.contacts), func(i int) ([]any, error) {
-			c := b.contacts[i]
-			return []any{c.ID, c.FirstName, c.LastName, c.Email, c.Phone, c.OrganizationID, c.SearchText, c.CreatedAt, c.UpdatedAt}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("copy contacts: %w", err)
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"contact_search_tokens"}, []string{"token", "contact_id"},
-		pgx.CopyFromSlice(len(b.tokens), func(i int) ([]any, error) {
-			return []any{b.tokens[i].Token, b.tokens[i].ContactID}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("copy search words: %w", err)
-	}
-	return nil
 }

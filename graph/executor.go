@@ -56,9 +56,11 @@ func NewExecutor(d Deps) *handler.Server {
 	// (complexity, introspection) accepted the operation.
 	srv.Use(setup)
 	present := presentWithStatus(d.Security.IPRetryAfter())
-	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+	presenter := func(ctx context.Context, err error) *gqlerror.Error {
 		return annotateError(ctx, present(ctx, err))
-	})
+	}
+	srv.SetErrorPresenter(presenter)
+	srv.AroundOperations(shedPasswordMutations(d.Security.Hasher(), presenter))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic in resolver")
 		return internalError{fmt.Errorf("panic: %v", p)}

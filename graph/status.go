@@ -85,6 +85,8 @@ func presentWithStatus(ipRetry time.Duration) func(ctx context.Context, err erro
 			ra := time.Second
 			if e, ok := apperr.As(err); ok && e.Reason == security.ReasonIPFailures {
 				ra = ipRetry
+			} else if d, ok := security.RetryAfterOf(err); ok {
+				ra = d // the hash limiter's estimate from its queue
 			}
 			noteStatus(ctx, http.StatusTooManyRequests, ra)
 		case string(apperr.Internal):

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,9 +28,31 @@ type Argon2Params struct {
 // DefaultArgon2 is the cost used for new hashes; weaker stored hashes are upgraded at login.
 var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 
+// KeyDeriver computes argon2id keys. The Hasher's default derives in process; a HashWorker derives in
+// a separate process at the lowest CPU priority (see hashworker.go).
+type KeyDeriver interface {
+	DeriveKey(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error)
+}
+
+// InProcess derives keys in the calling goroutine, at the server's own priority.
+type InProcess struct{}
+
+// DeriveKey is argon2.IDKey.
+func (InProcess) DeriveKey(_ context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, keyLen), nil
+}
+
+// Retry-After bounds: the header has whole seconds; an estimate beyond maxRetryAfter says more about
+// a starved machine than about when to come back.
+const (
+	minRetryAfter = time.Second
+	maxRetryAfter = 30 * time.Second
+)
+
 // Hasher hashes and verifies passwords with a cap on concurrent hashes and a short bounded queue, so
 // a burst of logins cannot starve other requests of CPU and memory; beyond the queue, or after
-// waiting too long, callers get TOO_MANY_REQUESTS at once.
+// waiting too long, callers get TOO_MANY_REQUESTS at once, with a Retry-After estimated from the
+// queue (RetryAfterOf).
 type Hasher struct {
 	params   Argon2Params
 	slots    chan struct{}
@@ -36,6 +60,8 @@ type Hasher struct {
 	wait     time.Duration
 	dummy    string
 	metrics  *metrics.Metrics
+	deriver  KeyDeriver
+	avgHash  atomic.Int64 // moving average of a hash's wall time (ns), for Retry-After
 	verified atomic.Int64 // verifications against a real stored hash (tests count guesses with it)
 	// OnHash, if set, runs while a slot is held, just before hashing (tests observe the database then).
 	OnHash func(ctx context.Context)
@@ -54,14 +80,21 @@ func NewHasherWithMetrics(p Argon2Params, maxConcurrent int, wait time.Duration,
 
 // NewHasherQueue returns a hasher allowing maxConcurrent hashes at once and at most queue callers
 // waiting, each for at most wait; m (may be nil) counts the queue, hashes in progress and rejections.
+// It hashes in process until SetDeriver installs another KeyDeriver.
 func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration, m *metrics.Metrics) *Hasher {
 	if maxConcurrent < 1 {
 		maxConcurrent = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait, metrics: m}
-	h.dummy = h.hash("dummy password for timing")
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait, metrics: m,
+		deriver: InProcess{}}
+	t0 := time.Now()
+	h.dummy = h.hashWith(context.Background(), InProcess{}, "dummy password for timing")
+	h.avgHash.Store(int64(time.Since(t0)))
 	return h
 }
+
+// SetDeriver makes the hasher derive keys with d (a HashWorker); call it before serving.
+func (h *Hasher) SetDeriver(d KeyDeriver) { h.deriver = d }
 
 // Acquire takes a hashing slot, waiting in the bounded queue if need be; the caller must call the
 // returned release. It fails with TOO_MANY_REQUESTS when the queue is full or the wait ran out.
@@ -70,6 +103,45 @@ func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
 		return nil, err
 	}
 	return h.release, nil
+}
+
+// Full reports whether a caller would be refused at once: every slot busy and the queue full. The
+// HTTP layer asks it to refuse a password mutation before executing anything (RefuseFull).
+func (h *Hasher) Full() bool { return len(h.slots) == cap(h.slots) && len(h.queue) == cap(h.queue) }
+
+// Refuse counts a refusal for want of a slot and returns its TOO_MANY_REQUESTS error, carrying the
+// Retry-After estimate.
+func (h *Hasher) Refuse() error {
+	h.metrics.HashRejected()
+	return &RetryError{Err: apperr.ErrTooMany, After: h.RetryAfter()}
+}
+
+// RetryAfter estimates when a refused caller should come back: the time the hashes in progress and
+// waiting take to drain through the slots at the recent hash duration, spread by up to +50 % so that
+// refused clients do not return in one wave, between 1 s and 30 s.
+func (h *Hasher) RetryAfter() time.Duration {
+	backlog := int64(len(h.slots) + len(h.queue) + 1)
+	est := time.Duration(backlog * h.avgHash.Load() / int64(cap(h.slots)))
+	est += time.Duration(mrand.Int64N(int64(est)/2 + 1))
+	return min(max(est, minRetryAfter), maxRetryAfter)
+}
+
+// RetryError is a refusal that tells when to try again (the HTTP layer's Retry-After).
+type RetryError struct {
+	Err   *apperr.Error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfterOf returns the Retry-After a refusal in err's chain carries.
+func RetryAfterOf(err error) (time.Duration, bool) {
+	var re *RetryError
+	if errors.As(err, &re) {
+		return re.After, true
+	}
+	return 0, false
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -82,8 +154,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.queue <- struct{}{}:
 	default:
-		h.metrics.HashRejected()
-		return apperr.ErrTooMany
+		return h.Refuse()
 	}
 	defer func() { <-h.queue }()
 	h.metrics.HashWaiting(1)
@@ -95,11 +166,9 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		h.metrics.HashActive(1)
 		return nil
 	case <-t.C:
-		h.metrics.HashRejected()
-		return apperr.ErrTooMany
+		return h.Refuse()
 	case <-ctx.Done():
-		h.metrics.HashRejected()
-		return apperr.ErrTooMany
+		return h.Refuse()
 	}
 }
 
@@ -114,15 +183,49 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return h.hash(password), nil
+	return h.hashHeld(ctx, password)
 }
 
-func (h *Hasher) hash(password string) string {
+// hashHeld is Hash for a caller already holding a slot. New hashes (an account created, a password
+// changed, a weak hash upgraded) are rare and asked for by someone signed in, so they are computed in
+// process, at normal priority, never waiting for spare CPU (demo seeding hashes inside a lock);
+// verifications, which a storm of anonymous logins drives, go to the deriver.
+func (h *Hasher) hashHeld(ctx context.Context, password string) (string, error) {
+	enc := h.hashWith(ctx, InProcess{}, password)
+	if enc == "" {
+		return "", fmt.Errorf("hash password: %w", ctx.Err())
+	}
+	return enc, nil
+}
+
+// hashWith hashes with d; "" when ctx ended first.
+func (h *Hasher) hashWith(ctx context.Context, d KeyDeriver, password string) string {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		panic(err)
 	}
-	return encode(h.params, salt, argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, 32))
+	key, err := d.DeriveKey(ctx, []byte(password), salt, h.params, 32)
+	if err != nil {
+		return ""
+	}
+	return encode(h.params, salt, key)
+}
+
+// DeriveKey lets the Hasher be its own KeyDeriver: its deriver, timed for Retry-After.
+func (h *Hasher) DeriveKey(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
+	t0 := time.Now()
+	key, err := h.deriver.DeriveKey(ctx, password, salt, p, keyLen)
+	if err == nil {
+		// An exponential moving average over about eight hashes.
+		d := int64(time.Since(t0))
+		for {
+			old := h.avgHash.Load()
+			if h.avgHash.CompareAndSwap(old, old+(d-old)/8) {
+				break
+			}
+		}
+	}
+	return key, err
 }
 
 func encode(p Argon2Params, salt, key []byte) string {
@@ -138,46 +241,48 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
-	ok, rehash = h.verifyHeld(ctx, encoded, password)
-	return ok, rehash, nil
+	return h.verifyHeld(ctx, encoded, password)
 }
 
-// verifyHeld is Verify for a caller already holding a slot.
-func (h *Hasher) verifyHeld(ctx context.Context, encoded, password string) (ok, rehash bool) {
+// verifyHeld is Verify for a caller already holding a slot. It fails only when ctx ends first.
+func (h *Hasher) verifyHeld(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	if h.OnHash != nil {
 		h.OnHash(ctx)
 	}
 	if encoded == "" {
-		verify(h.dummy, password)
-		return false, false
+		_, _, err := verify(ctx, h, h.dummy, password)
+		return false, false, err
 	}
 	h.verified.Add(1)
-	ok, p := verify(encoded, password)
-	return ok, ok && (p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads)
+	ok, p, err := verify(ctx, h, encoded, password)
+	return ok, ok && (p.Memory < h.params.Memory || p.Time < h.params.Time || p.Threads < h.params.Threads), err
 }
 
-func verify(encoded, password string) (bool, Argon2Params) {
+func verify(ctx context.Context, d KeyDeriver, encoded, password string) (bool, Argon2Params, error) {
 	parts := strings.Split(encoded, "$")
 	var p Argon2Params
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, p
+		return false, p, nil
 	}
 	var threads uint32
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &threads); err != nil {
-		return false, p
+		return false, p, nil
 	}
 	p.Threads = uint8(threads)
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
-		return false, p
+	if err1 != nil || err2 != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 || len(key) > maxKeyLen || len(salt) > maxSaltLen {
+		return false, p, nil
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
-	return subtle.ConstantTimeCompare(got, key) == 1, p
+	got, err := d.DeriveKey(ctx, []byte(password), salt, p, uint32(len(key)))
+	if err != nil {
+		return false, p, fmt.Errorf("verify password: %w", err)
+	}
+	return subtle.ConstantTimeCompare(got, key) == 1, p, nil
 }
 
 // HashWith hashes with explicit parameters (tests use it to plant a weaker hash).
 func HashWith(p Argon2Params, password string) string {
 	h := &Hasher{params: p}
-	return h.hash(password)
+	return h.hashWith(context.Background(), InProcess{}, password)
 }

@@ -81,11 +81,18 @@ func (s *Service) checkPassword(ctx context.Context, login, password string) (*m
 	if err := s.ipLim.Check(ip); err != nil {
 		return nil, err
 	}
+	// The slot first: a refusal for load costs no statement, and every attempt counted below is
+	// also hashed.
+	release, err := s.hasher.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var u model.User
 	// Deliberately not store.Conn: the caller's transaction must not begin before the hash.
-	err := s.db.WithContext(ctx).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
+	err = s.db.WithContext(ctx).Where("lower(login) = ?", strings.ToLower(strings.TrimSpace(login))).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		if _, _, err := s.hasher.Verify(ctx, "", password); err != nil {
+		if _, _, err := s.hasher.verifyHeld(ctx, "", password); err != nil { // as slow as a wrong password
 			return nil, err
 		}
 		s.ipLim.Fail(ip)
@@ -94,22 +101,21 @@ func (s *Service) checkPassword(ctx context.Context, login, password string) (*m
 	if err != nil {
 		return nil, fmt.Errorf("load user by login: %w", err)
 	}
-	// The slot first, so that every attempt counted below is also hashed.
-	release, err := s.hasher.Acquire(ctx)
-	if err != nil {
-		return &u, err
-	}
-	defer release()
 	admitted, err := s.countAttempt(ctx, u.ID)
 	if err != nil {
 		return &u, err
 	}
 	if !admitted {
-		s.hasher.verifyHeld(ctx, "", password) // as slow as a wrong password
+		if _, _, err := s.hasher.verifyHeld(ctx, "", password); err != nil { // as slow as a wrong password
+			return &u, err
+		}
 		s.ipLim.Fail(ip)
 		return &u, apperr.ErrBadCredentials.WithReason(ReasonThrottled)
 	}
-	ok, rehash := s.hasher.verifyHeld(ctx, u.PasswordHash, password)
+	ok, rehash, err := s.hasher.verifyHeld(ctx, u.PasswordHash, password)
+	if err != nil {
+		return &u, err
+	}
 	if !ok {
 		s.ipLim.Fail(ip)
 		return &u, apperr.ErrBadCredentials.WithReason(ReasonBadPassword)
@@ -120,7 +126,10 @@ func (s *Service) checkPassword(ctx context.Context, login, password string) (*m
 	reset := map[string]any{"failed_logins": 0, "throttled_until": nil, "last_failed_at": nil}
 	u.FailedLogins, u.ThrottledUntil, u.LastFailedAt = 0, nil, nil
 	if rehash {
-		h := s.hasher.hash(password)
+		h, err := s.hasher.hashHeld(ctx, password)
+		if err != nil {
+			return &u, err
+		}
 		reset["password_hash"] = h
 		u.PasswordHash = h
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 func importContacts(args []string, env func(string) string, stdout, stderr io.Writer) error {
 	fs, dsn := dbFlags("behalf import contacts", stderr)
 	file := fs.String("file", "", "CSV file with the header "+fmt.Sprint(directory.ImportColumns)+` ("-" for standard input)`)
+	batches := fs.Bool("batches", false, "commit every batch of 10,000 contacts on its own even into an empty directory (PostgreSQL: no table lock, slower)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,17 +41,24 @@ func importContacts(args []string, env func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	// The import's live heap is a few batches (tens of MB, whatever the file's size): collecting
+	// at 5× it rather than 2× spends less CPU on garbage collection and stays bounded.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	start := time.Now()
-	res, err := directory.New(db, clock.Real{}).ImportContacts(ctx, bufio.NewReaderSize(in, 1<<16), func(e directory.LineError) {
+	res, err := directory.New(db, clock.Real{}).ImportContactsWith(ctx, bufio.NewReaderSize(in, 1<<16), directory.ImportOptions{Batches: *batches}, func(e directory.LineError) {
 		fmt.Fprintf(out, "line %d: %s\n", e.Line, e.Message)
 	})
 	took := time.Since(start)
-	fmt.Fprintf(out, "imported %d contacts (%d organizations created), refused %d lines, in %s (%.0f contacts/s)\n",
-		res.Imported, res.OrganizationsCreated, res.Refused, took.Round(time.Millisecond), float64(res.Imported)/took.Seconds())
+	mode := "in batches"
+	if res.Bulk {
+		mode = "in one transaction"
+	}
+	fmt.Fprintf(out, "imported %d contacts (%d organizations created), refused %d lines, in %s (%.0f contacts/s, %s)\n",
+		res.Imported, res.OrganizationsCreated, res.Refused, took.Round(time.Millisecond), float64(res.Imported)/took.Seconds(), mode)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ Usage:
   behalf import contacts --file PATH.csv [--db DSN]
   behalf schema                  prints the GraphQL SDL (also served at GET /graphql/schema.graphql)
   behalf service-keys rotate [--db DSN]
+  behalf hash-worker [--priority idle|low]   started by serve: computes password hashes at low priority
 
 Run "behalf serve --help" for every setting and its BEHALF_* environment variable.
 `
@@ -88,6 +89,8 @@ func run(args []string, env func(string) string, stdin io.Reader, stdout, stderr
 		err = rotateServiceKeys(args[1:], env, stdout, stderr)
 	case "audit":
 		return auditCmd(args, env, stdout, stderr)
+	case "hash-worker":
+		err = hashWorker(args, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -163,6 +166,11 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 	if tp != nil {
 		opts = append(opts, app.WithTracerProvider(tp))
 		log.Info().Msg("OpenTelemetry tracing on")
+	}
+	if exe, err := os.Executable(); err == nil {
+		opts = append(opts, app.WithHashWorker(exe))
+	} else {
+		log.Warn().Err(err).Msg("no hash worker (own binary not found): passwords hash in process")
 	}
 	a := app.New(cfg, db, log, clock.Real{}, opts...)
 	if err := a.Directory.EnsureSearchIndex(ctx); err != nil {
@@ -399,4 +407,17 @@ func rotateServiceKeys(args []string, env func(string) string, stdout, stderr io
 	}
 	fmt.Fprintf(stdout, "service tokens are now signed with key %s; the previous key stays published for %s\n", k.ID, servicetoken.MaxTTL)
 	return nil
+}
+
+// hashWorker is `behalf hash-worker [--priority idle|low]`, started by serve (not for people): it
+// derives password keys read from stdin, answering on stdout, at the lowest CPU priority, until stdin
+// ends (see security.HashWorker).
+func hashWorker(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hash-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	priority := fs.String("priority", "idle", "idle (SCHED_IDLE) or low (nice 19)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return security.RunHashWorker(*priority)
 }

@@ -119,8 +119,11 @@ func startReplicas(t *testing.T, dsn string, n int, args ...string) []*replica {
 		}
 		t.Cleanup(func() { _ = out.Close() })
 		r.cmd = exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, args...)...)
+		// The replicas hash in their real worker process (this binary as "hash-worker"), but on a
+		// loaded test machine the idle worker gets no CPU: a hash waits 100 ms, not 1 s, before the
+		// server computes it itself.
 		r.cmd.Env = append(os.Environ(), runMainEnv+"=1", "BEHALF_LOG_FORMAT=json", "BEHALF_LOG_LEVEL=info",
-			"BEHALF_MAX_CONCURRENT_HASHES=8")
+			"BEHALF_MAX_CONCURRENT_HASHES=8", "BEHALF_HASH_IDLE_WAIT=100ms")
 		r.cmd.Stdout = out
 		stderr, err := r.cmd.StderrPipe()
 		if err != nil {

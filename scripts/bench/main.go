@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"behalf/directory"
+	"behalf/store"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -123,56 +124,25 @@ func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]a
 		}
 		return map[string]any{"me": map[string]any{"id": id, "login": login, "email": email, "roles": strings.Split(roles, ",")}}, nil
 	case "search":
+		// The same statement behalf runs for a search page (directory.SearchSQL), scanned by hand.
 		term, _ := vars["term"].(string)
-		words := directory.Fold(term)
-		drive := 0
-		for i, w := range words {
-			if len(w) >= len(words[drive]) {
-				drive = i
-			}
-		}
-		q := `SELECT t.contact_id FROM contact_search_tokens t WHERE t.token >= $1 AND t.token < $2
-			AND NOT EXISTS (SELECT 1 FROM contact_search_tokens d WHERE d.contact_id = t.contact_id AND d.token >= $1 AND d.token < t.token)`
-		qa := []any{words[drive], words[drive] + "\U0010FFFF"}
-		for i, w := range words {
-			if i != drive {
-				q += fmt.Sprintf(` AND EXISTS (SELECT 1 FROM contact_search_tokens o WHERE o.contact_id = t.contact_id AND o.token >= $%d AND o.token < $%d)`, len(qa)+1, len(qa)+2)
-				qa = append(qa, w, w+"\U0010FFFF")
-			}
-		}
-		rows, err := pool.Query(ctx, q+" ORDER BY t.token, t.contact_id LIMIT 21", qa...)
+		q, qa := directory.SearchSQL(store.Postgres, directory.SearchQuery{Words: directory.Fold(term), Limit: 21})
+		rows, err := pool.Query(ctx, dollarPlaceholders(q), qa...)
 		if err != nil {
 			return nil, err
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(ids) > 20 {
-			ids = ids[:20]
-		}
-		rows, err = pool.Query(ctx, "SELECT id, first_name, last_name, email FROM contacts WHERE id = ANY($1)", ids)
-		if err != nil {
-			return nil, err
-		}
-		by := map[string]map[string]any{}
-		for rows.Next() {
-			var id, f, l, e string
-			if err := rows.Scan(&id, &f, &l, &e); err != nil {
-				return nil, err
-			}
-			by[id] = map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}
-		}
+		defer rows.Close()
 		edges := []any{}
-		for _, id := range ids {
-			edges = append(edges, map[string]any{"node": by[id]})
+		for rows.Next() {
+			var token, id, f, l, e, phone string
+			var org *string
+			var created time.Time
+			if err := rows.Scan(&token, &id, &f, &l, &e, &phone, &org, &created); err != nil {
+				return nil, err
+			}
+			if len(edges) < 20 {
+				edges = append(edges, map[string]any{"node": map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}})
+			}
 		}
 		return map[string]any{"contacts": map[string]any{"edges": edges}}, rows.Err()
 	case "catalog":
@@ -325,9 +295,12 @@ func drive(args []string) error {
 	obToken := fs.String("onbehalf-token", "", "a login-on-behalf session token acting for that customer")
 	stormLogin := fs.String("storm-login", "", "login used by the login storm")
 	stormPassword := fs.String("storm-password", "", "its password")
+	stormRounds := fs.Int("storm-rounds", 2, "interleaved rounds of search alone / during the login storm")
+	behalfPid := fs.Int("behalf-pid", 0, "behalf's process id, to report the CPU share of hashing (0: not reported)")
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
+	only := fs.String("only", "", "run only this scenario (orderflow, storm)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
 		if err := loopback(u); err != nil {
@@ -338,6 +311,24 @@ func drive(args []string) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 512}
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b, r := &client{hc, *behalfURL}, &client{hc, *rawURL}
+	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
+	storm := func() {
+		// Search alone, then while 200 clients log in in a loop (storm.go).
+		term := map[string]any{"term": "schm"}
+		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
+			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
+	}
+	switch *only {
+	case "":
+	case "storm":
+		storm()
+		return nil
+	case "orderflow":
+		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
+		return nil
+	default:
+		return fmt.Errorf("-only: unknown scenario %q", *only)
+	}
 	pair := func(name, op, query, token string, vars map[string]any) {
 		run := func(c *client) stats {
 			return load(*conc, *dur, *maxReq, func(int) error { _, _, err := c.do(token, op, query, vars); return err })
@@ -348,7 +339,6 @@ func drive(args []string) error {
 	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
 	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
-	searchQ := `query search($term: String!) { contacts(search: $term, first: 20) { edges { node { id firstName lastName email } } } }`
 	for _, t := range []struct{ class, term string }{
 		{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
 		{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
@@ -359,68 +349,9 @@ func drive(args []string) error {
 		`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
 
 	// The order flow: add to cart, place, pay by invoice; own session against login on behalf.
-	flow := func(token string) stats {
-		var seq atomic.Int64
-		return load(1, *dur, *maxReq/10, func(int) error {
-			i := seq.Add(1)
-			if _, _, err := b.do(token, "add", `mutation add { addToCart(sku: "SKU-00001", quantity: 1) { version } }`, nil); err != nil {
-				return err
-			}
-			key := fmt.Sprintf("k-%d-%d-%s", time.Now().UnixNano(), i, token[len(token)-6:])
-			data, _, err := b.do(token, "place", `mutation place($k: String!) { placeOrder(idempotencyKey: $k) { id } }`, map[string]any{"k": key})
-			if err != nil {
-				return err
-			}
-			var o struct{ PlaceOrder struct{ ID string } }
-			if err := json.Unmarshal(data, &o); err != nil {
-				return err
-			}
-			_, _, err = b.do(token, "pay", `mutation pay($o: ID!, $k: String!) { payOrder(orderId: $o, idempotencyKey: $k, method: INVOICE) { status } }`,
-				map[string]any{"o": o.PlaceOrder.ID, "k": key + "p"})
-			return err
-		})
-	}
-	own := flow(*custToken)
-	ob := flow(*obToken)
-	fmt.Printf("%-28s own p50 %8s p95 %8s %5.1f flows/s | on behalf p50 %8s p95 %8s %5.1f flows/s | on behalf costs %+.1f%% (p50)%s\n",
-		"order flow (add, place, pay)", ms(own.pct(50)), ms(own.pct(95)), own.rate, ms(ob.pct(50)), ms(ob.pct(95)), ob.rate,
-		100*(float64(ob.pct(50))/max(float64(own.pct(50)), 1)-1), errNote(own, ob))
+	printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
 
-	// Search alone, then while 200 clients log in in a loop.
-	term := map[string]any{"term": "schm"}
-	quiet := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
-	stop := make(chan struct{})
-	var logins, tooMany, otherErr atomic.Int64
-	var wg sync.WaitGroup
-	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 10000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, status, err := b.do("", "login", `mutation login($l: String!, $p: String!) { login(login: $l, password: $p) { token } }`,
-					map[string]any{"l": *stormLogin, "p": *stormPassword})
-				switch {
-				case err == nil:
-					logins.Add(1)
-				case status == http.StatusTooManyRequests:
-					tooMany.Add(1)
-				default:
-					otherErr.Add(1)
-				}
-			}
-		}()
-	}
-	storm := load(*conc, *dur, *maxReq, func(int) error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err })
-	close(stop)
-	wg.Wait()
-	fmt.Printf("%-28s search p95 alone %8s, during storm %8s (%+.0f%%), searches ok %d failed %d | logins ok %d, HTTP 429 %d, other errors %d\n",
-		"search during login storm", ms(quiet.pct(95)), ms(storm.pct(95)),
-		100*(float64(storm.pct(95))/max(float64(quiet.pct(95)), 1)-1), storm.n, storm.errs, logins.Load(), tooMany.Load(), otherErr.Load())
+	storm()
 	return nil
 }
 
@@ -429,4 +360,20 @@ func errNote(a, b stats) string {
 		return ""
 	}
 	return fmt.Sprintf("  errors %d/%d (%v)", a.errs, b.errs, firstErr(a.firstEr, b.firstEr))
+}
+
+// dollarPlaceholders numbers the ? placeholders of a statement for pgx ($1, $2, …); the statements
+// it gets contain no other question marks.
+func dollarPlaceholders(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
