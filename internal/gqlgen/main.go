@@ -19,6 +19,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,8 +192,11 @@ func (p *sequentialLists) GenerateCode(data *codegen.Data) error {
 	}
 	slices.Sort(p.funcs)
 	p.funcs = slices.Compact(p.funcs)
-	src := fmt.Sprintf(helperSource, data.Config.Exec.Package, fieldTable(data, plain))
-	return os.WriteFile(filepath.Join(p.dir, helperFile), []byte(src), 0o644)
+	src, err := format.Source(fmt.Appendf(nil, helperSource, data.Config.Exec.Package, fieldTable(data, plain)))
+	if err != nil {
+		return fmt.Errorf("format %s: %w", helperFile, err)
+	}
+	return os.WriteFile(filepath.Join(p.dir, helperFile), src, 0o644)
 }
 
 func objectNamed(data *codegen.Data, name string) *codegen.Object {
