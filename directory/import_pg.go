@@ -165,7 +165,9 @@ func (s *Service) pgImportWriter(ctx context.Context, opts ImportOptions) (*impo
 			return nil, fmt.Errorf("begin bulk import: %w", err)
 		}
 	}
+	wrote := false // a batch was committed
 	w.write = func(ctx context.Context, b *importBatch) error {
+		wrote = true
 		return raw(func(pc *pgx.Conn) error {
 			if w.bulk {
 				return copyBatch(ctx, pc.PgConn(), b, true)
@@ -175,7 +177,21 @@ func (s *Service) pgImportWriter(ctx context.Context, opts ImportOptions) (*impo
 	}
 	w.finish = func(ctx context.Context) error {
 		if !w.bulk {
-			return conn.Close()
+			// Searches read the search index's primary key only; VACUUM sets the visibility map of
+			// the pages the batches filled, so that they need not visit the table (autovacuum would,
+			// later). It locks nothing that reads or writes wait for.
+			err := raw(func(pc *pgx.Conn) error {
+				if !wrote {
+					return nil
+				}
+				for _, q := range []string{"SET statement_timeout = 0", "VACUUM (ANALYZE) contact_search_tokens", "RESET statement_timeout"} {
+					if _, err := pc.Exec(ctx, q); err != nil {
+						return fmt.Errorf("after the import, %s: %w", q, err)
+					}
+				}
+				return nil
+			})
+			return errors.Join(err, conn.Close())
 		}
 		err := raw(func(pc *pgx.Conn) error {
 			for _, q := range append(rebuild, "ANALYZE contacts, contact_search_tokens", "COMMIT") {

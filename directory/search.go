@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/model"
@@ -55,6 +56,52 @@ var folds = map[rune]string{'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'ł':
 // Fold normalizes text into search words: lower case, diacritics removed (Müller → muller,
 // Straße → strasse), split at everything that is not a letter or digit.
 func Fold(text string) []string {
+	for i := 0; i < len(text); i++ {
+		if text[i] >= utf8.RuneSelf {
+			return foldUnicode(text)
+		}
+	}
+	return foldASCII(text)
+}
+
+// foldASCII is Fold for text without a non-ASCII byte (most names and e-mails; an import folds
+// millions): NFD changes nothing there, no folds entry applies, and letters and digits are
+// [A-Za-z0-9]. The words share one string.
+func foldASCII(text string) []string {
+	b := make([]byte, len(text))
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			b[i] = c
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		default:
+			b[i] = ' '
+		}
+	}
+	all := string(b)
+	var words []string
+	for i := 0; i < len(all); {
+		if all[i] == ' ' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(all) && all[j] != ' ' {
+			j++
+		}
+		w := all[i:j]
+		if len(w) > maxTokenLen {
+			w = w[:maxTokenLen]
+		}
+		words = append(words, w)
+		i = j
+	}
+	return words
+}
+
+// foldUnicode is Fold for any text.
+func foldUnicode(text string) []string {
 	var b strings.Builder
 	b.Grow(len(text))
 	for _, r := range norm.NFD.String(text) {
