@@ -60,9 +60,28 @@ func recordErrorCode(w http.ResponseWriter, code string) {
 
 type requestLogKey struct{}
 
+// requestState is one request's bookkeeping, allocated once for the whole middleware chain: the
+// access log's collector and status writer, and the /graphql chain's status hint and response writers
+// (withStatusHints, codedTransportErrors), which would otherwise cost an allocation each.
+type requestState struct {
+	log  requestLog
+	sw   statusWriter
+	hint statusHint
+	hw   hintWriter
+	cw   codeWriter
+}
+
+// stateFrom returns the request's state, or nil outside withRequestContext.
+func stateFrom(ctx context.Context) *requestState {
+	s, _ := ctx.Value(requestLogKey{}).(*requestState)
+	return s
+}
+
 func requestLogFrom(ctx context.Context) *requestLog {
-	l, _ := ctx.Value(requestLogKey{}).(*requestLog)
-	return l
+	if s := stateFrom(ctx); s != nil {
+		return &s.log
+	}
+	return nil
 }
 
 type statusWriter struct {
@@ -100,9 +119,11 @@ var requestIDSafe = func(s string) bool {
 }
 
 func newRequestID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	var b [12]byte
+	var out [24]byte
+	_, _ = rand.Read(b[:])
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // routes are the paths metrics label requests with; any other path is "other".
@@ -139,15 +160,17 @@ func withRequestContext(log zerolog.Logger, f loaders.Fetchers, m *metrics.Metri
 			lc = lc.Str("client_request_id", clientRID)
 		}
 		l := lc.Logger()
-		rl := &requestLog{}
+		st := &requestState{}
+		rl := &st.log
 		annotateSpan(r.Context(), attrRequestID.String(rid))
 		ctx := l.WithContext(r.Context())
-		ctx = context.WithValue(ctx, requestLogKey{}, rl)
+		ctx = context.WithValue(ctx, requestLogKey{}, st)
 		ctx = reqctx.With(ctx, reqctx.Meta{RequestID: rid, ClientRequestID: clientRID, IP: ip, UserAgent: r.UserAgent()})
 		if f.Users != nil {
 			ctx = loaders.WithLazy(ctx, f)
 		}
-		sw := &statusWriter{ResponseWriter: w, log: rl}
+		st.sw = statusWriter{ResponseWriter: w, log: rl}
+		sw := &st.sw
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		op, opType, codes := rl.snapshot()
 		took := time.Since(start)

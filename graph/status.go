@@ -40,9 +40,21 @@ func statusRank(s int) int {
 	return 0
 }
 
+// hintFrom returns the request's status hint: its own context value, else the request state's (see
+// withStatusHints); nil outside both.
+func hintFrom(ctx context.Context) *statusHint {
+	if h, ok := ctx.Value(statusHintKey{}).(*statusHint); ok {
+		return h
+	}
+	if st := stateFrom(ctx); st != nil {
+		return &st.hint
+	}
+	return nil
+}
+
 // noteStatus records the status an error asks for.
 func noteStatus(ctx context.Context, status int, retryAfter time.Duration) {
-	h, _ := ctx.Value(statusHintKey{}).(*statusHint)
+	h := hintFrom(ctx)
 	if h == nil {
 		return
 	}
@@ -136,6 +148,11 @@ func withStatusHints(timeout time.Duration, next http.Handler) http.Handler {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
+		}
+		if st := stateFrom(ctx); st != nil {
+			st.hw = hintWriter{ResponseWriter: w, hint: &st.hint}
+			next.ServeHTTP(&st.hw, r.WithContext(ctx))
+			return
 		}
 		h := &statusHint{}
 		ctx = context.WithValue(ctx, statusHintKey{}, h)

@@ -48,7 +48,13 @@ func writeCoded(w http.ResponseWriter, status int, msg string) {
 // through untouched.
 func codedTransportErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &codeWriter{ResponseWriter: w}
+		var cw *codeWriter
+		if st := stateFrom(r.Context()); st != nil {
+			st.cw = codeWriter{ResponseWriter: w}
+			cw = &st.cw
+		} else {
+			cw = &codeWriter{ResponseWriter: w}
+		}
 		next.ServeHTTP(cw, r)
 		if cw.buf == nil {
 			return
