@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -176,27 +178,34 @@ func IndexContacts(ctx context.Context, db *gorm.DB, cs ...*model.Contact) error
 }
 
 // EnsureSearchIndex fills the search index when contacts exist but the index is empty (a database
-// created before the index existed). It costs two single-row reads when there is nothing to do.
+// created before the index existed). It costs two single-row reads when there is nothing to do. It
+// runs in one transaction holding the demo-data advisory lock, so replicas starting together neither
+// index the same contacts twice nor index contacts whose demo transaction writes their rows itself.
 func (s *Service) EnsureSearchIndex(ctx context.Context) error {
-	db := s.db.WithContext(ctx)
-	var has []string
-	if err := db.Model(&SearchToken{}).Limit(1).Pluck("contact_id", &has).Error; err != nil || len(has) > 0 {
-		return err
-	}
-	after := ""
-	for {
-		var cs []*model.Contact
-		if err := db.Select(contactColumns).Where("id > ?", after).Order("id").Limit(1000).Find(&cs).Error; err != nil {
-			return fmt.Errorf("reindex contacts: %w", err)
-		}
-		if len(cs) == 0 {
-			return nil
-		}
-		if err := IndexContacts(ctx, s.db, cs...); err != nil {
+	return store.RunInTx(ctx, s.db, func(ctx context.Context) error {
+		if err := store.XactLock(ctx, s.db, store.LockDemoData); err != nil {
 			return err
 		}
-		after = cs[len(cs)-1].ID
-	}
+		db := store.Conn(ctx, s.db)
+		var has []string
+		if err := db.Model(&SearchToken{}).Limit(1).Pluck("contact_id", &has).Error; err != nil || len(has) > 0 {
+			return err
+		}
+		after := ""
+		for {
+			var cs []*model.Contact
+			if err := db.Select(contactColumns).Where("id > ?", after).Order("id").Limit(1000).Find(&cs).Error; err != nil {
+				return fmt.Errorf("reindex contacts: %w", err)
+			}
+			if len(cs) == 0 {
+				return nil
+			}
+			if err := IndexContacts(ctx, db, cs...); err != nil {
+				return err
+			}
+			after = cs[len(cs)-1].ID
+		}
+	})
 }
 
 // contactColumns are the columns a contact is read with (never the write-only search text).
@@ -233,9 +242,10 @@ type SearchQuery struct {
 // searchResultColumns are the contact columns a search page returns, after the matching word.
 const searchResultColumns = "c.id, c.first_name, c.last_name, c.email, c.phone, c.organization_id, c.created_at"
 
-// SearchSQL returns the one statement (with ? placeholders) that reads a search page on the dialect
-// (store.Postgres or store.SQLite): rows of (matching word, contact columns) in result order. The
-// benchmark's raw baseline runs the same statement.
+// SearchSQL returns the one statement that reads a search page on the dialect (store.Postgres or
+// store.SQLite), with its arguments (placeholders $1, $2, … on PostgreSQL, ? on SQLite): rows of
+// (matching word, contact columns) in result order. The benchmark's raw baseline runs the same
+// statement.
 //
 // Its inner part walks the primary key of contact_search_tokens over the driving word's key range,
 // in key order, and stops after Limit rows that pass the filter on the row itself (searchFilter);
@@ -243,17 +253,29 @@ const searchResultColumns = "c.id, c.first_name, c.last_name, c.email, c.phone, 
 // PostgreSQL the lookup is a LATERAL subquery that cannot be pulled up (OFFSET 0), so it is a nested
 // loop by construction; on SQLite CROSS JOIN fixes the loop order.
 func SearchSQL(dialect string, q SearchQuery) (string, []any) {
-	where, args := searchFilter(dialect, q.Words, q.OrganizationID)
-	if q.After != nil {
-		where += " AND (t.token, t.contact_id) > (?, ?)"
-		args = append(args, q.After.Token, q.After.ContactID)
-	}
+	a := &sqlArgs{dialect: dialect}
+	where := searchFilter(a, q.Words, q.OrganizationID, q.After)
 	page := fmt.Sprintf("SELECT t.token, t.contact_id FROM contact_search_tokens t WHERE %s ORDER BY t.token, t.contact_id LIMIT %d", where, q.Limit)
 	if dialect == store.Postgres {
 		return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN LATERAL (SELECT " +
-			searchResultColumns + " FROM contacts c WHERE c.id = p.contact_id OFFSET 0) c ORDER BY p.token, p.contact_id", args
+			searchResultColumns + " FROM contacts c WHERE c.id = p.contact_id OFFSET 0) c ORDER BY p.token, p.contact_id", a.args
 	}
-	return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN contacts c WHERE c.id = p.contact_id ORDER BY p.token, p.contact_id", args
+	return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN contacts c WHERE c.id = p.contact_id ORDER BY p.token, p.contact_id", a.args
+}
+
+// sqlArgs collects a statement's arguments and writes their placeholders in the dialect's style:
+// $1, $2, … on PostgreSQL (so pgx runs the text as is), ? on SQLite.
+type sqlArgs struct {
+	dialect string
+	args    []any
+}
+
+func (a *sqlArgs) add(v any) string {
+	a.args = append(a.args, v)
+	if a.dialect == store.Postgres {
+		return "$" + strconv.Itoa(len(a.args))
+	}
+	return "?"
 }
 
 // searchFilter is the condition on contact_search_tokens t (alias t) for words within the optional
@@ -262,7 +284,7 @@ func SearchSQL(dialect string, q SearchQuery) (string, []any) {
 // the whole range is the range scan of the primary key. The checks are expressions without
 // statistics, which the planner expects most rows to pass (x <> 0: 99.5 %; a >= b: a third), so
 // with the LIMIT that walk is always its cheapest plan, whatever the statistics say.
-func searchFilter(dialect string, words []string, orgID *string) (string, []any) {
+func searchFilter(a *sqlArgs, words []string, orgID *string, after *SearchPosition) string {
 	if len(words) > maxSearchWords {
 		words = words[:maxSearchWords]
 	}
@@ -273,21 +295,38 @@ func searchFilter(dialect string, words []string, orgID *string) (string, []any)
 		}
 	}
 	pos := "strpos" // position of a substring, 1-based, 0 when absent
-	if dialect != store.Postgres {
+	if a.dialect != store.Postgres {
 		pos = "instr"
 	}
 	d := words[drive]
+	// The walk starts after a position: the cursor, or (d, "") — every contact id sorts after "",
+	// so that is the range's start. One form for every page; and the planner, which estimates the
+	// row comparison and the end bound separately, always expects many rows in the range, which
+	// only makes the walk with a LIMIT look cheaper. A cursor before the range (from another
+	// search) starts at the range.
+	from := SearchPosition{Token: d}
+	if after != nil && after.Token >= d {
+		from = *after
+	}
 	var b strings.Builder
-	b.WriteString("t.token >= ? AND t.token < ?")
-	args := []any{d, d + rangeEnd}
+	b.WriteString("(t.token, t.contact_id) > (" + a.add(from.Token) + ", " + a.add(from.ContactID) + ") AND t.token < " + a.add(d+rangeEnd))
 	// A contact with several words in the range is listed once, at the smallest: t.words is sorted,
 	// so its first word starting with d must be t.token itself.
-	fmt.Fprintf(&b, " AND %[1]s(' ' || t.words || ' ', ?) >= %[1]s(' ' || t.words || ' ', ' ' || t.token || ' ')", pos)
-	args = append(args, " "+d)
+	fmt.Fprintf(&b, " AND %[1]s(' ' || t.words || ' ', %[2]s) >= %[1]s(' ' || t.words || ' ', ' ' || t.token || ' ')", pos, a.add(" "+d))
 	for i, o := range words {
 		if i != drive { // some word of the contact starts with o (folded words hold no space)
-			fmt.Fprintf(&b, " AND %s(' ' || t.words, ?) <> 0", pos)
-			args = append(args, " "+o)
+			fmt.Fprintf(&b, " AND %s(' ' || t.words, %s) <> 0", pos, a.add(" "+o))
+		}
+	}
+	for i, o := range words {
+		if i != drive {
+			// Checked once, before the walk (an uncorrelated subquery): when another word matches
+			// nothing at all (a typo), the walk of the driving range is skipped. The first index
+			// entry at or after o must start with o. Written as ORDER BY … LIMIT 1, whose only
+			// cheap plan is one index descent (an EXISTS could become a sequential scan, hoping
+			// to meet a match early).
+			b.WriteString(" AND (SELECT x.token FROM contact_search_tokens x WHERE x.token >= " + a.add(o) +
+				" ORDER BY x.token LIMIT 1) < " + a.add(o+rangeEnd))
 		}
 	}
 	if orgID != nil {
@@ -295,10 +334,9 @@ func searchFilter(dialect string, words []string, orgID *string) (string, []any)
 		// the column's statistics (ids hold no space): as an equality, a small organization's
 		// share would make the planner expect the walk to find few rows and prefer reading and
 		// sorting the whole range.
-		fmt.Fprintf(&b, " AND %s(' ' || t.organization_id || ' ', ?) <> 0", pos)
-		args = append(args, " "+*orgID+" ")
+		fmt.Fprintf(&b, " AND %s(' ' || t.organization_id || ' ', %s) <> 0", pos, a.add(" "+*orgID+" "))
 	}
-	return b.String(), args
+	return b.String()
 }
 
 // searchContacts answers a contact search (words already folded, at least one), optionally within
@@ -330,33 +368,50 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 	}
 	dialect := store.Dialect(s.db)
 	conn.Count = func(ctx context.Context) (int, error) {
-		where, args := searchFilter(dialect, words, orgID)
-		var n int64
-		err := s.db.WithContext(ctx).Raw("SELECT count(*) FROM contact_search_tokens t WHERE "+where, args...).Scan(&n).Error
-		return int(n), err
+		a := &sqlArgs{dialect: dialect}
+		stmt := "SELECT count(*) FROM contact_search_tokens t WHERE " + searchFilter(a, words, orgID, nil)
+		begin := time.Now()
+		var n int
+		err := s.db.Statement.ConnPool.QueryRowContext(ctx, stmt, a.args...).Scan(&n)
+		s.db.Logger.Trace(ctx, begin, func() (string, int64) { return stmt, 1 }, err)
+		if err != nil {
+			return 0, fmt.Errorf("count contacts found: %w", err)
+		}
+		return n, nil
 	}
 	return conn, nil
 }
 
-// searchPage runs a page's statement and scans its rows straight into contacts (no reflection).
-func (s *Service) searchPage(ctx context.Context, q SearchQuery) ([]*model.ContactEdge, error) {
+// searchPage runs a page's statement on the pool GORM uses (with its acquire timeout) and scans the
+// rows straight into contacts, without GORM's statement building and reflection; failed and slow
+// statements are logged by GORM's logger as any other.
+func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model.ContactEdge, err error) {
 	stmt, args := SearchSQL(store.Dialect(s.db), q)
-	rows, err := s.db.WithContext(ctx).Raw(stmt, args...).Rows()
+	begin := time.Now()
+	defer func() {
+		s.db.Logger.Trace(ctx, begin, func() (string, int64) { return stmt, int64(len(edges)) }, err)
+		if err != nil {
+			err = fmt.Errorf("search contacts: %w", err)
+		}
+	}()
+	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, fmt.Errorf("search contacts: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
-	edges := make([]*model.ContactEdge, 0, q.Limit)
+	// One allocation for the page's contacts and one for its edges.
+	cs := make([]model.Contact, 0, q.Limit)
+	es := make([]model.ContactEdge, 0, q.Limit)
+	edges = make([]*model.ContactEdge, 0, q.Limit)
 	var token string
-	for rows.Next() {
-		c := &model.Contact{}
+	for rows.Next() && len(cs) < cap(cs) {
+		cs = append(cs, model.Contact{})
+		c := &cs[len(cs)-1]
 		if err := rows.Scan(&token, &c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.OrganizationID, &c.CreatedAt); err != nil {
-			return nil, fmt.Errorf("search contacts: %w", err)
+			return nil, err
 		}
-		edges = append(edges, &model.ContactEdge{Cursor: searchCursor(token, c.ID), Node: c})
+		es = append(es, model.ContactEdge{Cursor: searchCursor(token, c.ID), Node: c})
+		edges = append(edges, &es[len(es)-1])
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search contacts: %w", err)
-	}
-	return edges, nil
+	return edges, rows.Err()
 }

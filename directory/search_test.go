@@ -67,6 +67,7 @@ func TestSearchTermClasses(t *testing.T) {
 			{"jurg", []string{"Jürgen Müller"}},
 			{"ann", []string{"Ann Annaberg", "Anna Schmidt", "Anne Schmitt"}},
 			{"schmdt", nil},
+			{"anna zzz", nil}, // a word matching nothing stops the search before the walk
 			{"zzz", nil},
 		} {
 			conn, err := dir.Contacts(ctx, ptr(tc.search), nil, store.PageArgs{})
@@ -91,6 +92,12 @@ func TestSearchTermClasses(t *testing.T) {
 		}
 		if conn, err := dir.Contacts(ctx, ptr("schm"), &acme.ID, store.PageArgs{}); err != nil || len(conn.Edges) != 2 {
 			t.Errorf("search in the organization: %v %v", names(conn), err)
+		}
+		// A cursor from before the search's range (another search's) starts at the range: no contact
+		// that does not match.
+		if conn, err := dir.Contacts(ctx, ptr("schm"), nil, store.PageArgs{After: ptr(store.EncodeCursor("saaa\x1fz"))}); err != nil ||
+			!reflect.DeepEqual(names(conn), []string{"Anna Schmidt", "Anne Schmitt"}) {
+			t.Errorf("search after a cursor before the range: %q %v", names(conn), err)
 		}
 		// A malformed cursor is BAD_USER_INPUT, not a server error.
 		if _, err := dir.Contacts(ctx, ptr("schm"), nil, store.PageArgs{After: ptr(store.EncodeCursor("x"))}); err == nil {

@@ -127,7 +127,7 @@ func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]a
 		// The same statement behalf runs for a search page (directory.SearchSQL), scanned by hand.
 		term, _ := vars["term"].(string)
 		q, qa := directory.SearchSQL(store.Postgres, directory.SearchQuery{Words: directory.Fold(term), Limit: 21})
-		rows, err := pool.Query(ctx, dollarPlaceholders(q), qa...)
+		rows, err := pool.Query(ctx, q, qa...)
 		if err != nil {
 			return nil, err
 		}
@@ -360,20 +360,4 @@ func errNote(a, b stats) string {
 		return ""
 	}
 	return fmt.Sprintf("  errors %d/%d (%v)", a.errs, b.errs, firstErr(a.firstEr, b.firstEr))
-}
-
-// dollarPlaceholders numbers the ? placeholders of a statement for pgx ($1, $2, …); the statements
-// it gets contain no other question marks.
-func dollarPlaceholders(q string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
