@@ -176,27 +176,34 @@ func IndexContacts(ctx context.Context, db *gorm.DB, cs ...*model.Contact) error
 }
 
 // EnsureSearchIndex fills the search index when contacts exist but the index is empty (a database
-// created before the index existed). It costs two single-row reads when there is nothing to do.
+// created before the index existed). It costs two single-row reads when there is nothing to do. It
+// runs in one transaction holding the demo-data advisory lock, so replicas starting together neither
+// index the same contacts twice nor index contacts whose demo transaction writes their rows itself.
 func (s *Service) EnsureSearchIndex(ctx context.Context) error {
-	db := s.db.WithContext(ctx)
-	var has []string
-	if err := db.Model(&SearchToken{}).Limit(1).Pluck("contact_id", &has).Error; err != nil || len(has) > 0 {
-		return err
-	}
-	after := ""
-	for {
-		var cs []*model.Contact
-		if err := db.Select(contactColumns).Where("id > ?", after).Order("id").Limit(1000).Find(&cs).Error; err != nil {
-			return fmt.Errorf("reindex contacts: %w", err)
-		}
-		if len(cs) == 0 {
-			return nil
-		}
-		if err := IndexContacts(ctx, s.db, cs...); err != nil {
+	return store.RunInTx(ctx, s.db, func(ctx context.Context) error {
+		if err := store.XactLock(ctx, s.db, store.LockDemoData); err != nil {
 			return err
 		}
-		after = cs[len(cs)-1].ID
-	}
+		db := store.Conn(ctx, s.db)
+		var has []string
+		if err := db.Model(&SearchToken{}).Limit(1).Pluck("contact_id", &has).Error; err != nil || len(has) > 0 {
+			return err
+		}
+		after := ""
+		for {
+			var cs []*model.Contact
+			if err := db.Select(contactColumns).Where("id > ?", after).Order("id").Limit(1000).Find(&cs).Error; err != nil {
+				return fmt.Errorf("reindex contacts: %w", err)
+			}
+			if len(cs) == 0 {
+				return nil
+			}
+			if err := IndexContacts(ctx, db, cs...); err != nil {
+				return err
+			}
+			after = cs[len(cs)-1].ID
+		}
+	})
 }
 
 // contactColumns are the columns a contact is read with (never the write-only search text).

@@ -140,3 +140,32 @@ func TestIntrospectionRefusedWithItsCode(t *testing.T) {
 		}
 	}
 }
+
+// TestListsMarshalConcurrentlyOnlyWhenTheSelectionWaits: contacts have resolvers (organization,
+// accounts), so gqlgen marshals them a goroutine each; when the selection reaches none of them, the
+// list is marshalled in place (marshalSliceBySelection), and when it does, the edges still load.
+func TestListsMarshalConcurrentlyOnlyWhenTheSelectionWaits(t *testing.T) {
+	// Not parallel: the goroutine count covers the whole process.
+	env, tok := leanEnv(t)
+	org := env.CreateOrganization("Lean Org")
+	for i := range 30 {
+		env.CreateContact(fmt.Sprintf("Lena%d", i), "Lean", &org.ID)
+	}
+	plain := `{ contacts(first: 30) { edges { node { id firstName lastName email } } } }`
+	serve(t, env.App.Handler, tok, plain)
+	before := goroutinesCreated(t)
+	for range 5 {
+		if out := serve(t, env.App.Handler, tok, plain); bytes.Count(out, []byte(`"firstName"`)) != 30 {
+			t.Fatalf("30 contacts expected: %s", out)
+		}
+	}
+	n := goroutinesCreated(t) - before
+	t.Logf("%d goroutines started for 5 pages of 30 contacts without resolvers", n)
+	if n > 50 {
+		t.Fatalf("%d goroutines started for 5 pages of 30 contacts without resolvers: more than 10 per page", n)
+	}
+	withOrg := serve(t, env.App.Handler, tok, `{ contacts(first: 30) { edges { node { firstName organization { name } } } } }`)
+	if c := bytes.Count(withOrg, []byte(`"name":"Lean Org"`)); c != 30 {
+		t.Fatalf("%d of 30 contacts with their organization: %s", c, withOrg)
+	}
+}

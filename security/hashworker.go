@@ -42,9 +42,13 @@ const (
 	workerHello    = "BHW1"
 	maxKeyLen      = 1024
 	maxSaltLen     = 1024
-	maxPasswordLen = 4096
+	maxPasswordLen = 2048 // with maxSaltLen and maxOutstanding: all requests in flight fit a 64 KiB pipe
 	maxFrame       = 8 + 4 + 4 + 1 + 4 + 2 + maxSaltLen + maxPasswordLen
 	restartBackoff = 5 * time.Second
+	// maxOutstanding bounds the requests sent to a worker and not yet answered, abandoned ones (starved,
+	// cancelled) included: beyond it the worker is taken as starved and the server hashes itself, so a
+	// long-starved worker never fills its pipe and blocks a login in a write.
+	maxOutstanding = 16
 )
 
 var (
@@ -173,10 +177,11 @@ type workerConn struct {
 	start  func(c *workerConn)
 	pid    int // the process's id; 0 for a worker in a goroutine (tests)
 
-	mu      sync.Mutex
-	nextID  uint64
-	pending map[uint64]chan []byte
-	dead    error
+	mu          sync.Mutex
+	nextID      uint64
+	outstanding int // sent and not yet answered, abandoned requests included
+	pending     map[uint64]chan []byte
+	dead        error
 }
 
 // newWorkerConn reads answers from r until it fails, then fails every pending request; wait (may be
@@ -195,6 +200,7 @@ func (c *workerConn) read(r io.Reader, wait func() error) {
 			c.mu.Lock()
 			ch := c.pending[id]
 			delete(c.pending, id)
+			c.outstanding--
 			c.mu.Unlock()
 			if ch != nil {
 				ch <- key
@@ -247,7 +253,12 @@ func (c *workerConn) derive(ctx context.Context, password, salt []byte, p Argon2
 		c.mu.Unlock()
 		return nil, err
 	}
+	if c.outstanding >= maxOutstanding {
+		c.mu.Unlock()
+		return nil, errStarved
+	}
 	c.nextID++
+	c.outstanding++
 	id := c.nextID
 	c.pending[id] = ch
 	c.mu.Unlock()

@@ -1424,7 +1424,7 @@ func (ec *executionContext) marshalNAuditEventConnection2ᚖbehalfᚋmodelᚐCon
 }
 
 func (ec *executionContext) marshalNAuditEventEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.AuditEvent]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "AuditEventEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNAuditEventEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])

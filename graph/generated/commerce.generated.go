@@ -3128,7 +3128,7 @@ func (ec *executionContext) marshalNOrderConnection2ᚖbehalfᚋmodelᚐConnecti
 }
 
 func (ec *executionContext) marshalNOrderEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Order]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "OrderEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])
@@ -3154,7 +3154,7 @@ func (ec *executionContext) marshalNOrderEdge2ᚖbehalfᚋmodelᚐEdge(ctx conte
 }
 
 func (ec *executionContext) marshalNOrderItem2ᚕᚖbehalfᚋmodelᚐOrderItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.OrderItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "OrderItem", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderItem2ᚖbehalfᚋmodelᚐOrderItem(ctx, sel, v[i])
@@ -3190,7 +3190,7 @@ func (ec *executionContext) marshalNOrderStatus2behalfᚋmodelᚐOrderStatus(ctx
 }
 
 func (ec *executionContext) marshalNPayment2ᚕᚖbehalfᚋmodelᚐPaymentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Payment) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "Payment", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPayment2ᚖbehalfᚋmodelᚐPayment(ctx, sel, v[i])

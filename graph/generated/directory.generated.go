@@ -1280,7 +1280,7 @@ func (ec *executionContext) marshalNContactConnection2ᚖbehalfᚋmodelᚐConnec
 }
 
 func (ec *executionContext) marshalNContactEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Contact]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "ContactEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNContactEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])
@@ -1336,7 +1336,7 @@ func (ec *executionContext) marshalNOrganizationConnection2ᚖbehalfᚋmodelᚐC
 }
 
 func (ec *executionContext) marshalNOrganizationEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.Organization]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "OrganizationEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrganizationEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])

@@ -1270,7 +1270,7 @@ func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖbehalfᚋmodel�
 }
 
 func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.WebhookDelivery]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "WebhookDeliveryEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWebhookDeliveryEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])
@@ -1296,7 +1296,7 @@ func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚖbehalfᚋmodelᚐEdge
 }
 
 func (ec *executionContext) marshalNWebhookEndpoint2ᚕᚖbehalfᚋmodelᚐWebhookEndpointᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WebhookEndpoint) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "WebhookEndpoint", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNWebhookEndpoint2ᚖbehalfᚋmodelᚐWebhookEndpoint(ctx, sel, v[i])

@@ -1776,7 +1776,7 @@ func (ec *executionContext) unmarshalNCreateUserInput2behalfᚋmodelᚐCreateUse
 }
 
 func (ec *executionContext) marshalNSession2ᚕᚖbehalfᚋmodelᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Session) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "Session", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSession2ᚖbehalfᚋmodelᚐSession(ctx, sel, v[i])
@@ -1807,7 +1807,7 @@ func (ec *executionContext) unmarshalNUpdateUserInput2behalfᚋmodelᚐUpdateUse
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖbehalfᚋmodelᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.User) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "User", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUser2ᚖbehalfᚋmodelᚐUser(ctx, sel, v[i])
@@ -1843,7 +1843,7 @@ func (ec *executionContext) marshalNUserConnection2ᚖbehalfᚋmodelᚐConnectio
 }
 
 func (ec *executionContext) marshalNUserEdge2ᚕᚖbehalfᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[model.User]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceBySelection(ctx, sel, "UserEdge", len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUserEdge2ᚖbehalfᚋmodelᚐEdge(ctx, sel, v[i])

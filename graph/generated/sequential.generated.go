@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // marshalSliceSequentially is graphql.MarshalSliceConcurrently (same arguments, field contexts and
@@ -40,4 +41,337 @@ func marshalSliceSequentially(
 		return nil
 	}
 	return ret
+}
+
+// marshalSliceBySelection marshals a list of objects that have resolvers sequentially when the
+// selection reaches none of them (a contact search selecting only names), and concurrently, as
+// gqlgen does, when it does.
+func marshalSliceBySelection(
+	ctx context.Context,
+	sel ast.SelectionSet,
+	typeName string,
+	length int,
+	workerLimit int64,
+	omitPanicHandler bool,
+	marshalElement func(ctx context.Context, i int) graphql.Marshaler,
+) graphql.Array {
+	if length > 1 && selectionMayWait(typeName, sel, 0) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+	}
+	return marshalSliceSequentially(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+}
+
+// selectionMayWait tells whether sel, on an object of type typeName, reaches a field that may wait
+// (a resolver, a method taking a context, an interface or union); unknown fields count as waiting.
+func selectionMayWait(typeName string, sel ast.SelectionSet, depth int) bool {
+	if depth > 64 {
+		return true
+	}
+	fields := objectFields[typeName]
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__typename" {
+				continue
+			}
+			f, ok := fields[s.Name]
+			if !ok || f.mayWait || f.child != "" && selectionMayWait(f.child, s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectionMayWait(typeName, s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || selectionMayWait(typeName, s.Definition.SelectionSet, depth+1) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// objectField is what selectionMayWait knows of a field: whether it may wait itself, and the object
+// type it returns (empty for a scalar or an enum).
+type objectField struct {
+	mayWait bool
+	child   string
+}
+
+// objectFields describes the fields of every object type with a field that may wait at some depth.
+var objectFields = map[string]map[string]objectField{
+	"AuditEvent": {
+		"action":       {mayWait: false, child: ""},
+		"actor":        {mayWait: true, child: "User"},
+		"actorLogin":   {mayWait: false, child: ""},
+		"actorName":    {mayWait: true, child: ""},
+		"arguments":    {mayWait: true, child: ""},
+		"at":           {mayWait: false, child: ""},
+		"errorCode":    {mayWait: true, child: ""},
+		"hash":         {mayWait: false, child: ""},
+		"id":           {mayWait: false, child: ""},
+		"ip":           {mayWait: false, child: ""},
+		"onBehalf":     {mayWait: false, child: ""},
+		"operation":    {mayWait: false, child: ""},
+		"outcome":      {mayWait: false, child: ""},
+		"prevHash":     {mayWait: false, child: ""},
+		"reason":       {mayWait: true, child: ""},
+		"requestId":    {mayWait: false, child: ""},
+		"seq":          {mayWait: false, child: ""},
+		"sessionId":    {mayWait: false, child: ""},
+		"subject":      {mayWait: true, child: "User"},
+		"subjectLogin": {mayWait: false, child: ""},
+		"userAgent":    {mayWait: false, child: ""},
+	},
+	"AuditEventConnection": {
+		"edges":      {mayWait: false, child: "AuditEventEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"AuditEventEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "AuditEvent"},
+	},
+	"AuthPayload": {
+		"expiresAt": {mayWait: false, child: ""},
+		"session":   {mayWait: false, child: "Session"},
+		"token":     {mayWait: false, child: ""},
+		"user":      {mayWait: false, child: "User"},
+	},
+	"BulkAddResult": {
+		"added":  {mayWait: false, child: ""},
+		"cart":   {mayWait: false, child: "Cart"},
+		"errors": {mayWait: false, child: ""},
+	},
+	"Cart": {
+		"createdBy":  {mayWait: false, child: ""},
+		"customer":   {mayWait: true, child: "User"},
+		"id":         {mayWait: false, child: ""},
+		"items":      {mayWait: false, child: ""},
+		"modifiedBy": {mayWait: false, child: ""},
+		"operator":   {mayWait: true, child: "User"},
+		"total":      {mayWait: false, child: ""},
+		"version":    {mayWait: false, child: ""},
+	},
+	"Contact": {
+		"accounts":     {mayWait: true, child: "User"},
+		"createdAt":    {mayWait: false, child: ""},
+		"email":        {mayWait: false, child: ""},
+		"firstName":    {mayWait: false, child: ""},
+		"fullName":     {mayWait: false, child: ""},
+		"id":           {mayWait: false, child: ""},
+		"lastName":     {mayWait: false, child: ""},
+		"organization": {mayWait: true, child: "Organization"},
+		"phone":        {mayWait: false, child: ""},
+	},
+	"ContactConnection": {
+		"edges":      {mayWait: false, child: "ContactEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"ContactEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "Contact"},
+	},
+	"Mutation": {
+		"addToCart":             {mayWait: false, child: "Cart"},
+		"addToCartFromFile":     {mayWait: false, child: "BulkAddResult"},
+		"changePassword":        {mayWait: false, child: ""},
+		"confirmOnBehalf":       {mayWait: false, child: "AuthPayload"},
+		"createContact":         {mayWait: false, child: "Contact"},
+		"createOrganization":    {mayWait: false, child: "Organization"},
+		"createProduct":         {mayWait: false, child: ""},
+		"createUser":            {mayWait: false, child: "User"},
+		"createWebhookEndpoint": {mayWait: false, child: "WebhookEndpointSecret"},
+		"deleteWebhookEndpoint": {mayWait: false, child: ""},
+		"endOnBehalf":           {mayWait: false, child: ""},
+		"generateApiKey":        {mayWait: false, child: ""},
+		"login":                 {mayWait: false, child: "AuthPayload"},
+		"loginOnBehalf":         {mayWait: false, child: "OnBehalfTicket"},
+		"logout":                {mayWait: false, child: ""},
+		"payOrder":              {mayWait: false, child: "Payment"},
+		"placeOrder":            {mayWait: false, child: "Order"},
+		"removeFromCart":        {mayWait: false, child: "Cart"},
+		"retryWebhookDelivery":  {mayWait: false, child: "WebhookDelivery"},
+		"revokeAllSessions":     {mayWait: false, child: ""},
+		"revokeApiKey":          {mayWait: false, child: ""},
+		"revokeSession":         {mayWait: false, child: ""},
+		"rotateWebhookSecret":   {mayWait: false, child: "WebhookEndpointSecret"},
+		"setAllowLoginOnBehalf": {mayWait: false, child: "User"},
+		"setOnBehalfEmail":      {mayWait: false, child: "User"},
+		"updateCartItem":        {mayWait: false, child: "Cart"},
+		"updateUser":            {mayWait: false, child: "User"},
+		"updateWebhookEndpoint": {mayWait: false, child: "WebhookEndpoint"},
+	},
+	"OnBehalfTicket": {
+		"expiresAt": {mayWait: false, child: ""},
+		"ticket":    {mayWait: false, child: ""},
+		"url":       {mayWait: false, child: ""},
+		"user":      {mayWait: false, child: "User"},
+	},
+	"Order": {
+		"createdAt":  {mayWait: false, child: ""},
+		"createdBy":  {mayWait: false, child: ""},
+		"customer":   {mayWait: true, child: "User"},
+		"id":         {mayWait: false, child: ""},
+		"items":      {mayWait: false, child: "OrderItem"},
+		"modifiedBy": {mayWait: false, child: ""},
+		"number":     {mayWait: false, child: ""},
+		"operator":   {mayWait: true, child: "User"},
+		"payments":   {mayWait: true, child: "Payment"},
+		"status":     {mayWait: false, child: ""},
+		"total":      {mayWait: false, child: ""},
+	},
+	"OrderConnection": {
+		"edges":      {mayWait: false, child: "OrderEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"OrderEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "Order"},
+	},
+	"OrderItem": {
+		"lineTotal": {mayWait: false, child: ""},
+		"name":      {mayWait: false, child: ""},
+		"product":   {mayWait: true, child: ""},
+		"quantity":  {mayWait: false, child: ""},
+		"sku":       {mayWait: false, child: ""},
+		"unitPrice": {mayWait: false, child: ""},
+	},
+	"Organization": {
+		"contacts":  {mayWait: true, child: "ContactConnection"},
+		"createdAt": {mayWait: false, child: ""},
+		"id":        {mayWait: false, child: ""},
+		"name":      {mayWait: false, child: ""},
+	},
+	"OrganizationConnection": {
+		"edges":      {mayWait: false, child: "OrganizationEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"OrganizationEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "Organization"},
+	},
+	"Payment": {
+		"amount":      {mayWait: false, child: ""},
+		"createdAt":   {mayWait: false, child: ""},
+		"createdBy":   {mayWait: false, child: ""},
+		"customer":    {mayWait: true, child: "User"},
+		"declineCode": {mayWait: false, child: ""},
+		"id":          {mayWait: false, child: ""},
+		"method":      {mayWait: false, child: ""},
+		"modifiedBy":  {mayWait: false, child: ""},
+		"operator":    {mayWait: true, child: "User"},
+		"order":       {mayWait: true, child: "Order"},
+		"reference":   {mayWait: false, child: ""},
+		"status":      {mayWait: false, child: ""},
+	},
+	"ProductConnection": {
+		"edges":      {mayWait: false, child: ""},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"Query": {
+		"__schema":              {mayWait: false, child: ""},
+		"__type":                {mayWait: false, child: ""},
+		"apiKeys":               {mayWait: true, child: ""},
+		"auditCheckpoint":       {mayWait: true, child: ""},
+		"auditEvents":           {mayWait: true, child: "AuditEventConnection"},
+		"cart":                  {mayWait: true, child: "Cart"},
+		"contact":               {mayWait: true, child: "Contact"},
+		"contacts":              {mayWait: true, child: "ContactConnection"},
+		"me":                    {mayWait: true, child: "User"},
+		"myOnBehalfActivity":    {mayWait: true, child: "AuditEventConnection"},
+		"mySessions":            {mayWait: true, child: "Session"},
+		"onBehalfTicketPreview": {mayWait: true, child: ""},
+		"order":                 {mayWait: true, child: "Order"},
+		"orders":                {mayWait: true, child: "OrderConnection"},
+		"organization":          {mayWait: true, child: "Organization"},
+		"organizations":         {mayWait: true, child: "OrganizationConnection"},
+		"product":               {mayWait: true, child: ""},
+		"products":              {mayWait: true, child: "ProductConnection"},
+		"session":               {mayWait: true, child: "Session"},
+		"sessions":              {mayWait: true, child: "Session"},
+		"user":                  {mayWait: true, child: "User"},
+		"users":                 {mayWait: true, child: "UserConnection"},
+		"webhookDeliveries":     {mayWait: true, child: "WebhookDeliveryConnection"},
+		"webhookEndpoints":      {mayWait: true, child: "WebhookEndpoint"},
+	},
+	"Session": {
+		"createdAt":    {mayWait: false, child: ""},
+		"current":      {mayWait: true, child: ""},
+		"expiresAt":    {mayWait: false, child: ""},
+		"id":           {mayWait: false, child: ""},
+		"ip":           {mayWait: false, child: ""},
+		"lastSeenAt":   {mayWait: false, child: ""},
+		"onBehalf":     {mayWait: false, child: ""},
+		"operator":     {mayWait: true, child: "User"},
+		"operatorName": {mayWait: true, child: ""},
+		"reason":       {mayWait: true, child: ""},
+		"user":         {mayWait: true, child: "User"},
+		"userAgent":    {mayWait: false, child: ""},
+	},
+	"User": {
+		"allowLoginOnBehalf":   {mayWait: true, child: ""},
+		"canLoginOnBehalf":     {mayWait: true, child: ""},
+		"contact":              {mayWait: true, child: "Contact"},
+		"createdAt":            {mayWait: false, child: ""},
+		"email":                {mayWait: false, child: ""},
+		"id":                   {mayWait: false, child: ""},
+		"locked":               {mayWait: false, child: ""},
+		"login":                {mayWait: false, child: ""},
+		"loginOnBehalfRefusal": {mayWait: true, child: ""},
+		"onBehalfEmail":        {mayWait: true, child: ""},
+		"permissions":          {mayWait: true, child: ""},
+		"roles":                {mayWait: true, child: ""},
+	},
+	"UserConnection": {
+		"edges":      {mayWait: false, child: "UserEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"UserEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "User"},
+	},
+	"WebhookDelivery": {
+		"attempts":      {mayWait: false, child: ""},
+		"createdAt":     {mayWait: false, child: ""},
+		"deliveredAt":   {mayWait: false, child: ""},
+		"endpoint":      {mayWait: true, child: "WebhookEndpoint"},
+		"eventId":       {mayWait: false, child: ""},
+		"eventType":     {mayWait: false, child: ""},
+		"id":            {mayWait: false, child: ""},
+		"lastAttemptAt": {mayWait: false, child: ""},
+		"lastError":     {mayWait: false, child: ""},
+		"lastStatus":    {mayWait: false, child: ""},
+		"nextAttemptAt": {mayWait: false, child: ""},
+		"status":        {mayWait: false, child: ""},
+	},
+	"WebhookDeliveryConnection": {
+		"edges":      {mayWait: false, child: "WebhookDeliveryEdge"},
+		"pageInfo":   {mayWait: false, child: ""},
+		"totalCount": {mayWait: true, child: ""},
+	},
+	"WebhookDeliveryEdge": {
+		"cursor": {mayWait: false, child: ""},
+		"node":   {mayWait: false, child: "WebhookDelivery"},
+	},
+	"WebhookEndpoint": {
+		"active":                   {mayWait: false, child: ""},
+		"createdAt":                {mayWait: false, child: ""},
+		"description":              {mayWait: false, child: ""},
+		"events":                   {mayWait: true, child: ""},
+		"id":                       {mayWait: false, child: ""},
+		"previousSecretValidUntil": {mayWait: true, child: ""},
+		"url":                      {mayWait: false, child: ""},
+	},
+	"WebhookEndpointSecret": {
+		"endpoint": {mayWait: false, child: "WebhookEndpoint"},
+		"secret":   {mayWait: false, child: ""},
+	},
 }

@@ -10,16 +10,20 @@
 // #3202; the change of PR #3203 was reverted because it made every list sequential, loaders included),
 // so this command rewrites, in the generated marshal function of each such list, the call of
 // graphql.MarshalSliceConcurrently into one of marshalSliceSequentially (same arguments, same
-// field contexts and panic handling, written to sequential.generated.go). Lists whose elements have a
-// resolver anywhere below stay concurrent.
+// field contexts and panic handling, written to sequential.generated.go). Lists whose element type
+// has a resolver somewhere below call marshalSliceBySelection instead: it marshals concurrently only
+// when the request's selection reaches such a field (a contact search selecting names and e-mails
+// does not), from a table of the object types' fields generated with it.
 package main
 
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/api"
@@ -61,6 +65,7 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // marshalSliceSequentially is graphql.MarshalSliceConcurrently (same arguments, field contexts and
@@ -96,6 +101,67 @@ func marshalSliceSequentially(
 	}
 	return ret
 }
+
+// marshalSliceBySelection marshals a list of objects that have resolvers sequentially when the
+// selection reaches none of them (a contact search selecting only names), and concurrently, as
+// gqlgen does, when it does.
+func marshalSliceBySelection(
+	ctx context.Context,
+	sel ast.SelectionSet,
+	typeName string,
+	length int,
+	workerLimit int64,
+	omitPanicHandler bool,
+	marshalElement func(ctx context.Context, i int) graphql.Marshaler,
+) graphql.Array {
+	if length > 1 && selectionMayWait(typeName, sel, 0) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+	}
+	return marshalSliceSequentially(ctx, length, workerLimit, omitPanicHandler, marshalElement)
+}
+
+// selectionMayWait tells whether sel, on an object of type typeName, reaches a field that may wait
+// (a resolver, a method taking a context, an interface or union); unknown fields count as waiting.
+func selectionMayWait(typeName string, sel ast.SelectionSet, depth int) bool {
+	if depth > 64 {
+		return true
+	}
+	fields := objectFields[typeName]
+	for _, s := range sel {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__typename" {
+				continue
+			}
+			f, ok := fields[s.Name]
+			if !ok || f.mayWait || f.child != "" && selectionMayWait(f.child, s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectionMayWait(typeName, s.SelectionSet, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Definition == nil || selectionMayWait(typeName, s.Definition.SelectionSet, depth+1) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// objectField is what selectionMayWait knows of a field: whether it may wait itself, and the object
+// type it returns (empty for a scalar or an enum).
+type objectField struct {
+	mayWait bool
+	child   string
+}
+
+// objectFields describes the fields of every object type with a field that may wait at some depth.
+var objectFields = map[string]map[string]objectField{
+%s}
 `
 
 // sequentialLists is a gqlgen plugin: it sees the schema's bound types before the executor is
@@ -104,6 +170,8 @@ func marshalSliceSequentially(
 type sequentialLists struct {
 	dir   string
 	funcs []string // marshal functions of lists of plain objects
+	// bySelection maps the marshal functions of lists of other objects to their element type.
+	bySelection map[string]string
 }
 
 func (*sequentialLists) Name() string { return "sequentialLists" }
@@ -111,15 +179,75 @@ func (*sequentialLists) Name() string { return "sequentialLists" }
 func (p *sequentialLists) GenerateCode(data *codegen.Data) error {
 	p.dir = data.Config.Exec.Dir()
 	plain := plainObjects(data)
+	p.bySelection = map[string]string{}
 	for _, ref := range data.ReferencedTypes {
-		if ref.IsSlice() && ref.Definition != nil && ref.Definition.Kind == ast.Object && plain[ref.Definition.Name] {
+		if !ref.IsSlice() || ref.Definition == nil || ref.Definition.Kind != ast.Object {
+			continue
+		}
+		if plain[ref.Definition.Name] {
 			p.funcs = append(p.funcs, ref.MarshalFunc())
+		} else if objectNamed(data, ref.Definition.Name) != nil {
+			p.bySelection[ref.MarshalFunc()] = ref.Definition.Name
 		}
 	}
 	slices.Sort(p.funcs)
 	p.funcs = slices.Compact(p.funcs)
-	src := fmt.Sprintf(helperSource, data.Config.Exec.Package)
-	return os.WriteFile(filepath.Join(p.dir, helperFile), []byte(src), 0o644)
+	src, err := format.Source(fmt.Appendf(nil, helperSource, data.Config.Exec.Package, fieldTable(data, plain)))
+	if err != nil {
+		return fmt.Errorf("format %s: %w", helperFile, err)
+	}
+	return os.WriteFile(filepath.Join(p.dir, helperFile), src, 0o644)
+}
+
+func objectNamed(data *codegen.Data, name string) *codegen.Object {
+	for _, o := range data.Objects {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// fieldTable writes objectFields' entries: every object type that is not plain, with each field's
+// waiting and child type (a plain child needs no entry below: its fields never wait).
+func fieldTable(data *codegen.Data, plain map[string]bool) string {
+	var names []string
+	byName := map[string]*codegen.Object{}
+	for _, o := range data.Objects {
+		if !plain[o.Name] {
+			names = append(names, o.Name)
+			byName[o.Name] = o
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, "\t%q: {\n", name)
+		o := byName[name]
+		var fields []string
+		info := map[string]string{}
+		for _, f := range o.Fields {
+			mayWait, child := f.IsConcurrent(), ""
+			if d := f.TypeReference; d != nil && d.Definition != nil {
+				switch d.Definition.Kind {
+				case ast.Object:
+					if !plain[d.Definition.Name] {
+						child = d.Definition.Name
+					}
+				case ast.Interface, ast.Union:
+					mayWait = true
+				}
+			}
+			fields = append(fields, f.Name)
+			info[f.Name] = fmt.Sprintf("{mayWait: %t, child: %q}", mayWait, child)
+		}
+		slices.Sort(fields)
+		for _, f := range fields {
+			fmt.Fprintf(&b, "\t\t%q: %s,\n", f, info[f])
+		}
+		b.WriteString("\t},\n")
+	}
+	return b.String()
 }
 
 // plainObjects returns the object types without a concurrent field (a resolver, or a method taking a
@@ -171,7 +299,7 @@ func plainObjects(data *codegen.Data) map[string]bool {
 // chosen marshal function; a chosen function missing from the generated files is an error, so a
 // change in gqlgen's output cannot silently undo this.
 func (p *sequentialLists) rewrite() error {
-	if len(p.funcs) == 0 {
+	if len(p.funcs) == 0 && len(p.bySelection) == 0 {
 		return nil
 	}
 	files, err := filepath.Glob(filepath.Join(p.dir, "*.generated.go"))
@@ -204,6 +332,25 @@ func (p *sequentialLists) rewrite() error {
 			out = slices.Concat(out[:start], newBody, out[start+end:])
 			done[fn] = true
 		}
+		for fn, typeName := range p.bySelection {
+			head := []byte("func (ec *executionContext) " + fn + "(ctx context.Context, sel ast.SelectionSet, ")
+			start := bytes.Index(out, head)
+			if start < 0 {
+				continue
+			}
+			end := bytes.Index(out[start:], []byte("\n}\n"))
+			if end < 0 {
+				return fmt.Errorf("%s: end of %s not found", file, fn)
+			}
+			body := out[start : start+end]
+			call := []byte("graphql.MarshalSliceConcurrently(ctx, ")
+			if bytes.Count(body, call) != 1 {
+				return fmt.Errorf("%s: %s does not call graphql.MarshalSliceConcurrently(ctx, once", file, fn)
+			}
+			newBody := bytes.Replace(body, call, []byte("marshalSliceBySelection(ctx, sel, "+strconv.Quote(typeName)+", "), 1)
+			out = slices.Concat(out[:start], newBody, out[start+end:])
+			done[fn] = true
+		}
 		if !bytes.Equal(out, src) {
 			if err := os.WriteFile(file, out, 0o644); err != nil {
 				return err
@@ -216,6 +363,12 @@ func (p *sequentialLists) rewrite() error {
 			missing = append(missing, fn)
 		}
 	}
+	for fn := range p.bySelection {
+		if !done[fn] {
+			missing = append(missing, fn)
+		}
+	}
+	slices.Sort(missing)
 	if len(missing) > 0 {
 		return fmt.Errorf("marshal functions not found in %s: %s", p.dir, strings.Join(missing, ", "))
 	}

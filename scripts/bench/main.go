@@ -83,6 +83,13 @@ func raw(args []string) error {
 		return err
 	}
 	cfg.MaxConns = int32(*conns)
+	// The same session settings as behalf's pool (store.Open): custom plans for every statement, so
+	// both servers make PostgreSQL do the same work for the same SQL and the ratio measures behalf's
+	// own overhead. (behalf needs custom plans for its tsvector searches of users, organizations and
+	// products; with a cached generic plan the raw server would skip planning the contact search.)
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return err
