@@ -2263,7 +2263,10 @@ Runs the mutation in one database transaction together with its audit event, nam
 (` + "`" + `<area>.<verb>` + "`" + `). A failing mutation rolls back both, then records a FAILURE event on its own.
 Every mutation carries it, listed last so that it wraps the field's other directives and their
 refusals are audited too. A failure is recorded as ` + "`" + `failure` + "`" + ` when given (a refused login is
-` + "`" + `auth.login.failed` + "`" + `), else as ` + "`" + `action` + "`" + `.
+` + "`" + `auth.login.failed` + "`" + `), else as ` + "`" + `action` + "`" + `. One kind of request is refused before it starts and so
+writes no event: a password mutation shed with ` + "`" + `TOO_MANY_REQUESTS` + "`" + ` because every hashing slot and
+queue place is taken (no account was read and no password checked; the access log and the
+rejection metric count it), so a login storm cannot turn into a storm of audit writes.
 """
 directive @audit(action: String!, failure: String) on FIELD_DEFINITION
 
