@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
@@ -39,6 +40,7 @@ type Config struct {
 	HashWait            time.Duration
 	HashWorker          string // idle, low or off (see security.HashWorker)
 	HashIdleWait        time.Duration
+	HashRate            float64
 	DBMaxOpenConns      int
 	DBMaxIdleConns      int
 	DBConnMaxLifetime   time.Duration
@@ -205,6 +207,14 @@ var Settings = []Setting{
 	{"max-concurrent-hashes", "BEHALF_MAX_CONCURRENT_HASHES", strconv.Itoa(defaultHashSlots()), "password hashes computed at once (half the cores, at least one); beyond, a short queue", integer(func(c *Config) *int { return &c.MaxConcurrentHashes }, 1)},
 	{"hash-queue", "BEHALF_HASH_QUEUE", strconv.Itoa(4 * defaultHashSlots()), "logins waiting for a hashing slot; beyond, 429 TOO_MANY_REQUESTS with a Retry-After estimated from the queue", integer(func(c *Config) *int { return &c.HashQueue }, 0)},
 	{"hash-wait", "BEHALF_HASH_WAIT", "2s", "how long a login waits for a hashing slot", dur(func(c *Config) *time.Duration { return &c.HashWait }, 0, time.Minute)},
+	{"hash-rate", "BEHALF_HASH_RATE", strconv.Itoa(2 * runtime.NumCPU()), "password verifications (logins, confirmations) per second (two per core); beyond, 429 TOO_MANY_REQUESTS with a Retry-After spreading the refused over the time the rate needs to serve them (0: no cap)", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("hash-rate: want a number >= 0, got %q", v)
+		}
+		c.HashRate = f
+		return nil
+	}},
 	{"hash-idle-wait", "BEHALF_HASH_IDLE_WAIT", "1s", "how long a login's hash waits in the hash worker for spare CPU before the server computes it itself at normal priority (bounds login latency on a saturated machine; 0: no bound)", dur(func(c *Config) *time.Duration { return &c.HashIdleWait }, 0, time.Minute)},
 	{"hash-worker", "BEHALF_HASH_WORKER", "idle", "where the server computes password hashes: idle (a worker process at the lowest CPU priority, SCHED_IDLE), low (a worker process at nice 19) or off (in the server, at normal priority)", oneOf(func(c *Config) *string { return &c.HashWorker }, "idle", "low", "off")},
 	{"db-max-open-conns", "BEHALF_DB_MAX_OPEN_CONNS", "20", "database connection pool size", integer(func(c *Config) *int { return &c.DBMaxOpenConns }, 1)},

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"behalf/metrics"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/time/rate"
 )
 
 // Argon2Params are argon2id cost parameters. The defaults follow OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -61,8 +64,10 @@ type Hasher struct {
 	dummy    string
 	metrics  *metrics.Metrics
 	deriver  KeyDeriver
-	avgHash  atomic.Int64 // moving average of a hash's wall time (ns), for Retry-After
-	verified atomic.Int64 // verifications against a real stored hash (tests count guesses with it)
+	rate     *rate.Limiter // verifications per second (nil: unlimited); SetRate
+	demand   demandCounter // refusals for rate, to spread Retry-After
+	avgHash  atomic.Int64  // moving average of a hash's wall time (ns), for Retry-After
+	verified atomic.Int64  // verifications against a real stored hash (tests count guesses with it)
 	// OnHash, if set, runs while a slot is held, just before hashing (tests observe the database then).
 	OnHash func(ctx context.Context)
 }
@@ -93,12 +98,26 @@ func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration
 	return h
 }
 
+// SetRate caps password verifications (logins, confirmations) at perSecond, with a burst of one
+// second's worth (at least one per slot); beyond, Acquire refuses with TOO_MANY_REQUESTS and a Retry-After of when the next one is
+// allowed. Hashing memory-hard passwords evicts the CPU caches the database and other requests work
+// from, even at idle priority, so the rate, not only the concurrency, bounds what a login storm costs
+// everyone else. 0 or less: no cap. Call it before serving. New hashes (Hash) are not counted.
+func (h *Hasher) SetRate(perSecond float64) {
+	if perSecond > 0 {
+		h.rate = rate.NewLimiter(rate.Limit(perSecond), max(cap(h.slots), int(math.Ceil(perSecond))))
+	}
+}
+
 // SetDeriver makes the hasher derive keys with d (a HashWorker); call it before serving.
 func (h *Hasher) SetDeriver(d KeyDeriver) { h.deriver = d }
 
 // Acquire takes a hashing slot, waiting in the bounded queue if need be; the caller must call the
 // returned release. It fails with TOO_MANY_REQUESTS when the queue is full or the wait ran out.
 func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
+	if h.rate != nil && !h.rate.Allow() {
+		return nil, h.refuseRate()
+	}
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -107,13 +126,55 @@ func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
 
 // Full reports whether a caller would be refused at once: every slot busy and the queue full. The
 // HTTP layer asks it to refuse a password mutation before executing anything (RefuseFull).
-func (h *Hasher) Full() bool { return len(h.slots) == cap(h.slots) && len(h.queue) == cap(h.queue) }
+func (h *Hasher) Full() bool {
+	return len(h.slots) == cap(h.slots) && len(h.queue) == cap(h.queue) || h.rate != nil && h.rate.Tokens() < 1
+}
 
 // Refuse counts a refusal for want of a slot and returns its TOO_MANY_REQUESTS error, carrying the
 // Retry-After estimate.
 func (h *Hasher) Refuse() error {
+	if h.rate != nil && h.rate.Tokens() < 1 {
+		return h.refuseRate()
+	}
 	h.metrics.HashRejected()
 	return &RetryError{Err: apperr.ErrTooMany, After: h.RetryAfter()}
+}
+
+// refuseRate is the refusal when the verification rate is used up. Every refused client coming back
+// when the next verification is allowed would only be refused again, so the answer spreads them over
+// the time the rate needs to serve the recent demand: Retry-After is drawn evenly from [next, next +
+// refusals in the last second ÷ rate], at least 1 s (the header's unit) and at most 30 s.
+func (h *Hasher) refuseRate() error {
+	h.metrics.HashRejected()
+	limit := float64(h.rate.Limit())
+	next := (1 - h.rate.Tokens()) / limit
+	spread := float64(h.demand.add(time.Now())) / limit
+	wait := time.Duration((next + mrand.Float64()*spread) * float64(time.Second))
+	return &RetryError{Err: apperr.ErrTooMany, After: min(max(wait, minRetryAfter), maxRetryAfter)}
+}
+
+// demandCounter counts events in the current and the previous second.
+type demandCounter struct {
+	mu        sync.Mutex
+	sec       int64
+	cur, prev int
+}
+
+// add counts one event at now and returns the events of the last one to two seconds, this one included.
+func (d *demandCounter) add(now time.Time) int {
+	s := now.Unix()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case s == d.sec:
+	case s == d.sec+1:
+		d.prev, d.cur = d.cur, 0
+	default:
+		d.prev, d.cur = 0, 0
+	}
+	d.sec = s
+	d.cur++
+	return d.cur + d.prev
 }
 
 // RetryAfter estimates when a refused caller should come back: the time the hashes in progress and
