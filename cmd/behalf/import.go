@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -43,7 +42,7 @@ func importContacts(args []string, env func(string) string, stdout, stderr io.Wr
 	}
 	// The import's live heap is a few batches (tens of MB, whatever the file's size): collecting
 	// at 5× it rather than 2× spends less CPU on garbage collection and stays bounded.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer tuneGC(env)()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := bufio.NewWriter(stdout)

@@ -137,6 +137,7 @@ func serve(args []string, env func(string) string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	defer tuneGC(env)()
 	db, err := openDB(cfg, log)
 	if err != nil {
 		return err
