@@ -99,7 +99,7 @@ done
 
 {
 echo "behalf benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), $contacts contacts imported in ${import_s}s ($(cat "$work/import.txt")), 1000 products; $clients clients, $dur per scenario; ratio = behalf req/s ÷ raw req/s"
+echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), $contacts contacts imported in ${import_s}s ($(cat "$work/import.txt")), 1000 products; $clients clients, $dur per scenario in 4 alternating behalf/raw rounds; ratio = behalf req/s ÷ raw req/s"
 "$work/bench" drive -behalf "http://127.0.0.1:$port" -raw "http://127.0.0.1:$rawport" -c "$clients" -d "$dur" \
 	-admin-token "$admin" -customer-token "$carla" -onbehalf-token "$onbehalf" -storm-login storm -storm-password "$pw" -behalf-pid "$behalf_pid"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end"

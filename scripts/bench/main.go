@@ -229,6 +229,26 @@ func (s stats) pct(p int) time.Duration {
 	return s.lat[(len(s.lat)-1)*p/100]
 }
 
+// merge combines the measurements of two runs: all latencies, and the rate over their summed time.
+func (s stats) merge(o stats) stats {
+	if s.n == 0 && s.errs == 0 {
+		return o
+	}
+	var secs float64
+	for _, x := range []stats{s, o} {
+		if x.rate > 0 {
+			secs += float64(x.n) / x.rate
+		}
+	}
+	m := stats{n: s.n + o.n, errs: s.errs + o.errs, firstEr: firstErr(s.firstEr, o.firstEr)}
+	m.lat = append(append(make([]time.Duration, 0, len(s.lat)+len(o.lat)), s.lat...), o.lat...)
+	sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
+	if secs > 0 {
+		m.rate = float64(m.n) / secs
+	}
+	return m
+}
+
 // load runs f from conc goroutines for dur (at most maxReq calls) and returns throughput and latency.
 func load(conc int, dur time.Duration, maxReq int64, f func(worker int) error) stats {
 	var n atomic.Int64
@@ -308,6 +328,7 @@ func drive(args []string) error {
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
 	only := fs.String("only", "", "run only this scenario (orderflow, storm)")
+	pairRounds := fs.Int("rounds", 4, "alternating rounds per behalf/raw scenario (behalf, raw, raw, behalf, …)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
 		if err := loopback(u); err != nil {
@@ -336,12 +357,25 @@ func drive(args []string) error {
 	default:
 		return fmt.Errorf("-only: unknown scenario %q", *only)
 	}
+	// pair measures a scenario on behalf and on raw in alternating rounds (behalf, raw, raw, behalf,
+	// …), each a share of the duration: the machine's speed drifts by tens of percent over seconds
+	// (other tenants of the host), and measuring one server after the other would put that drift
+	// into the ratio.
 	pair := func(name, op, query, token string, vars map[string]any) {
-		run := func(c *client) stats {
-			return load(*conc, *dur, *maxReq, func(int) error { _, _, err := c.do(token, op, query, vars); return err })
+		run := func(c *client, d time.Duration) stats {
+			return load(*conc, d, *maxReq, func(int) error { _, _, err := c.do(token, op, query, vars); return err })
 		}
-		bs := run(b)
-		rs := run(r)
+		var bs, rs stats
+		each := *dur / time.Duration(*pairRounds)
+		for i := range *pairRounds {
+			if i%2 == 0 {
+				bs = bs.merge(run(b, each))
+				rs = rs.merge(run(r, each))
+			} else {
+				rs = rs.merge(run(r, each))
+				bs = bs.merge(run(b, each))
+			}
+		}
 		line(name, bs, rs)
 	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
