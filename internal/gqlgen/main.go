@@ -314,42 +314,20 @@ func (p *sequentialLists) rewrite() error {
 		}
 		out := src
 		for _, fn := range p.funcs {
-			head := []byte("func (ec *executionContext) " + fn + "(")
-			start := bytes.Index(out, head)
-			if start < 0 {
-				continue
+			var ok bool
+			if out, ok, err = replaceCall(out, file, fn, "func (ec *executionContext) "+fn+"(",
+				"graphql.MarshalSliceConcurrently(", "marshalSliceSequentially("); err != nil {
+				return err
 			}
-			end := bytes.Index(out[start:], []byte("\n}\n"))
-			if end < 0 {
-				return fmt.Errorf("%s: end of %s not found", file, fn)
-			}
-			body := out[start : start+end]
-			call := []byte("graphql.MarshalSliceConcurrently(")
-			if bytes.Count(body, call) != 1 {
-				return fmt.Errorf("%s: %s does not call graphql.MarshalSliceConcurrently once", file, fn)
-			}
-			newBody := bytes.Replace(body, call, []byte("marshalSliceSequentially("), 1)
-			out = slices.Concat(out[:start], newBody, out[start+end:])
-			done[fn] = true
+			done[fn] = done[fn] || ok
 		}
 		for fn, typeName := range p.bySelection {
-			head := []byte("func (ec *executionContext) " + fn + "(ctx context.Context, sel ast.SelectionSet, ")
-			start := bytes.Index(out, head)
-			if start < 0 {
-				continue
+			var ok bool
+			if out, ok, err = replaceCall(out, file, fn, "func (ec *executionContext) "+fn+"(ctx context.Context, sel ast.SelectionSet, ",
+				"graphql.MarshalSliceConcurrently(ctx, ", "marshalSliceBySelection(ctx, sel, "+strconv.Quote(typeName)+", "); err != nil {
+				return err
 			}
-			end := bytes.Index(out[start:], []byte("\n}\n"))
-			if end < 0 {
-				return fmt.Errorf("%s: end of %s not found", file, fn)
-			}
-			body := out[start : start+end]
-			call := []byte("graphql.MarshalSliceConcurrently(ctx, ")
-			if bytes.Count(body, call) != 1 {
-				return fmt.Errorf("%s: %s does not call graphql.MarshalSliceConcurrently(ctx, once", file, fn)
-			}
-			newBody := bytes.Replace(body, call, []byte("marshalSliceBySelection(ctx, sel, "+strconv.Quote(typeName)+", "), 1)
-			out = slices.Concat(out[:start], newBody, out[start+end:])
-			done[fn] = true
+			done[fn] = done[fn] || ok
 		}
 		if !bytes.Equal(out, src) {
 			if err := os.WriteFile(file, out, 0o644); err != nil {
@@ -373,4 +351,23 @@ func (p *sequentialLists) rewrite() error {
 		return fmt.Errorf("marshal functions not found in %s: %s", p.dir, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// replaceCall replaces the one call in the body of the function fn (starting with head) of file's
+// source out; ok reports whether out defines fn at all.
+func replaceCall(out []byte, file, fn, head, call, replacement string) (_ []byte, ok bool, err error) {
+	start := bytes.Index(out, []byte(head))
+	if start < 0 {
+		return out, false, nil
+	}
+	end := bytes.Index(out[start:], []byte("\n}\n"))
+	if end < 0 {
+		return nil, false, fmt.Errorf("%s: end of %s not found", file, fn)
+	}
+	body := out[start : start+end]
+	if bytes.Count(body, []byte(call)) != 1 {
+		return nil, false, fmt.Errorf("%s: %s does not call %s once", file, fn, strings.TrimSuffix(call, " "))
+	}
+	newBody := bytes.Replace(body, []byte(call), []byte(replacement), 1)
+	return slices.Concat(out[:start], newBody, out[start+end:]), true, nil
 }
