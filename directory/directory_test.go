@@ -193,6 +193,15 @@ func TestOrganizationMaintainerScope(t *testing.T) {
 		if res.Contacts.TotalCount != 2 || res.Organizations.TotalCount != 1 || res.Other != nil || res.OtherOrg != nil {
 			t.Fatalf("maintainer sees %+v", res)
 		}
+		// A search stays within the maintainer's organization, also when it names another one.
+		var found struct {
+			Mine, Named struct{ TotalCount int }
+		}
+		env.MustDo(tok, `query($o:ID!){ mine: contacts(search:"bea outsider") { totalCount } named: contacts(search:"bea", organizationId:$o) { totalCount } }`,
+			map[string]any{"o": b.ID}, &found)
+		if found.Mine.TotalCount != 0 || found.Named.TotalCount != 0 {
+			t.Fatalf("maintainer found another organization's contact: %+v", found)
+		}
 		if r := env.Do(tok, `mutation { createOrganization(input:{name:"X"}) { id } }`, nil); r.Code() != "FORBIDDEN" {
 			t.Fatalf("maintainer created an organization: %s", r.Raw)
 		}
