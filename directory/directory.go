@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"behalf/apperr"
 	"behalf/internal/clock"
@@ -215,9 +216,11 @@ func (s *Service) Contacts(ctx context.Context, search, organizationID *string, 
 		return nil, err
 	}
 	q := s.db.WithContext(ctx).Model(&model.Contact{}).Select(contactColumns)
-	none := false // asked for another organization than the caller's
+	// Asked for another organization than the caller's, or for an id no organization can have (a
+	// NUL or invalid UTF-8, which PostgreSQL refuses with an error rather than matching nothing).
+	none := organizationID != nil && (!utf8.ValidString(*organizationID) || strings.IndexByte(*organizationID, 0) >= 0)
 	if scope != "" {
-		none = organizationID != nil && *organizationID != scope
+		none = none || organizationID != nil && *organizationID != scope
 		organizationID = &scope
 	}
 	var words []string

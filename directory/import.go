@@ -142,16 +142,18 @@ func (s *Service) ImportContactsWith(ctx context.Context, r io.Reader, opts Impo
 			if ctx.Err() != nil {
 				return nil // the writer failed; its error is the one to report
 			}
-			line, _ := cr.FieldPos(0)
 			if err != nil {
 				var pe *csv.ParseError
 				if !errors.As(err, &pe) {
-					return fmt.Errorf("read line %d: %w", line, err)
+					return fmt.Errorf("read import file: %w", err)
 				}
 				res.Refused++
 				refused(LineError{Line: pe.Line, Message: pe.Err.Error()})
 				continue
 			}
+			// Only after a line parsed: FieldPos panics when a parse error left no field behind
+			// (a bare quote in the first field).
+			line, _ := cr.FieldPos(0)
 			if len(rec) != len(header) {
 				res.Refused++
 				refused(LineError{Line: line, Message: fmt.Sprintf("%d fields, want %d", len(rec), len(header))})

@@ -159,3 +159,25 @@ func TestImportBulk(t *testing.T) {
 		}
 	})
 }
+
+// TestImportRefusesMalformedLines: a line CSV cannot parse (a bare quote in its first field, a
+// quote never closed) is refused with its line number, and the valid lines around it are imported.
+func TestImportRefusesMalformedLines(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
+		body := "organization,first_name,last_name,email,phone\n" +
+			"Ac\"me,Anna,Schmidt,anna@acme.example,\n" +
+			"Acme,Bob,Builder,bob@acme.example,\n" +
+			"\"Acme,Carl,Cook,carl@acme.example,\n"
+		res, refused, err := importString(t, db, body, directory.ImportOptions{Batches: true})
+		if err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		if res.Imported != 1 || res.Refused != 2 || len(refused) != 2 || refused[0].Line != 2 || refused[1].Line != 4 {
+			t.Fatalf("want Bob imported and lines 2 and 4 refused, got %+v, refused %+v", res, refused)
+		}
+		if n := count(t, db, "SELECT count(*) FROM contacts WHERE email = ?", "bob@acme.example"); n != 1 {
+			t.Fatalf("want Bob stored once, got %d", n)
+		}
+	})
+}

@@ -33,7 +33,9 @@ func EncodeCursor(id string) string {
 // DecodeCursor reverses EncodeCursor; a malformed cursor is BAD_USER_INPUT.
 func DecodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(b), "c1:") || len(b) > 200 {
+	// A cursor is base64, so it can carry any bytes: PostgreSQL refuses a NUL or invalid UTF-8 in a
+	// text parameter with an error (a 500), so such a cursor is refused here.
+	if err != nil || !strings.HasPrefix(string(b), "c1:") || len(b) > 200 || !utf8.Valid(b) || strings.IndexByte(string(b), 0) >= 0 {
 		return "", apperr.Input("after", "invalid cursor")
 	}
 	return strings.TrimPrefix(string(b), "c1:"), nil
