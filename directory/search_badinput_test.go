@@ -65,3 +65,16 @@ func TestSearchBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchStatementIsBounded: however many words a search has, its statement checks a bounded
+// number of them (each other word costs a check per walked entry and one index descent).
+func TestSearchStatementIsBounded(t *testing.T) {
+	t.Parallel()
+	words := directory.Fold(strings.Repeat("ab cd ", 5_000))
+	for _, dialect := range []string{store.Postgres, store.SQLite} {
+		stmt, args := directory.SearchSQL(dialect, directory.SearchQuery{Words: words, Limit: 21})
+		if n := strings.Count(stmt, "contact_search_tokens x"); n > 7 || len(args) > 30 {
+			t.Errorf("%s: a search of %d words probes %d other words with %d arguments", dialect, len(words), n, len(args))
+		}
+	}
+}

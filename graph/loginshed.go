@@ -24,13 +24,42 @@ func shedPasswordMutations(h *security.Hasher, present graphql.ErrorPresenterFun
 			return next(ctx)
 		}
 		oc := graphql.GetOperationContext(ctx)
-		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Mutation || len(oc.Operation.SelectionSet) != 1 {
+		if oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
 			return next(ctx)
 		}
-		if f, ok := oc.Operation.SelectionSet[0].(*ast.Field); !ok || !PasswordMutations[f.Name] {
+		if f := firstField(oc.Doc, oc.Operation.SelectionSet, 0); f == nil || !PasswordMutations[f.Name] {
 			return next(ctx)
 		}
 		e := present(ctx, h.Refuse())
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{e}})
 	}
+}
+
+// firstField returns the first field of set, looking into inline fragments and fragment spreads, so
+// that a login wrapped in a fragment is shed too (onePasswordGuess has already refused a document
+// where a password mutation is not the only field). Validation refuses fragment cycles; depth bounds
+// the walk anyway.
+func firstField(doc *ast.QueryDocument, set ast.SelectionSet, depth int) *ast.Field {
+	if depth > 8 {
+		return nil
+	}
+	for _, s := range set {
+		var f *ast.Field
+		switch s := s.(type) {
+		case *ast.Field:
+			return s
+		case *ast.InlineFragment:
+			f = firstField(doc, s.SelectionSet, depth+1)
+		case *ast.FragmentSpread:
+			if doc != nil {
+				if d := doc.Fragments.ForName(s.Name); d != nil {
+					f = firstField(doc, d.SelectionSet, depth+1)
+				}
+			}
+		}
+		if f != nil {
+			return f
+		}
+	}
+	return nil
 }

@@ -20,9 +20,23 @@ import (
 
 // TestLoginRefusedForLoadRunsNothing: while every hashing slot is busy and the queue full, a login is
 // refused with 429 and a Retry-After before any resolver runs: no statement, no audit event, no
-// hash. Once a slot frees, the same login signs in (and is audited).
+// hash. Once a slot frees, the same login signs in (and is audited). Wrapping the login in a fragment
+// does not get it past the refusal into the resolver, where a refusal is audited (a write per login).
 func TestLoginRefusedForLoadRunsNothing(t *testing.T) {
 	t.Parallel()
+	for name, login := range map[string]string{
+		"plain":           wrongLogin,
+		"inline fragment": `mutation($l:String!,$p:String!){ ... on Mutation { login(login:$l, password:$p){ token } } }`,
+		"named fragment":  `mutation($l:String!,$p:String!){ ...L } fragment L on Mutation { login(login:$l, password:$p){ token } }`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testLoginRefusedForLoad(t, login)
+		})
+	}
+}
+
+func testLoginRefusedForLoad(t *testing.T, wrongLogin string) {
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := apptest.New(t, db, func(c *config.Config) { c.MaxConcurrentHashes, c.HashQueue, c.HashWait = 1, 0, time.Minute })
 		env.CreateUser("shed.user", []string{security.RoleCustomer}, nil)
