@@ -50,3 +50,28 @@ func TestAppendHashesTheCanonicalEncoding(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendRefusesADatabaseHashThatIsNotCanonical: when audit_append hashes anything but the v1
+// encoding (here: a function changed to hash a "v2" prefix), Record fails and its event is rolled
+// back, so no event whose hash audit.Canonical does not give is ever committed. PostgreSQL only: SQLite
+// hashes in Go.
+func TestAppendRefusesADatabaseHashThatIsNotCanonical(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Postgres(t)
+	var def string
+	must(t, db.Raw("SELECT pg_get_functiondef('audit_append'::regproc)").Scan(&def))
+	if !strings.Contains(def, "behalf.audit.v1") {
+		t.Fatalf("audit_append does not hash the v1 prefix:\n%s", def)
+	}
+	must(t, db.Exec(strings.Replace(def, "behalf.audit.v1", "behalf.audit.v2", 1)))
+	svc := audit.New(db, clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)))
+	err := svc.Record(context.Background(), &model.AuditEvent{Action: "cart.add"})
+	if err == nil || !strings.Contains(err.Error(), "the database hashed") {
+		t.Fatalf("Record with a non-canonical database hash: %v", err)
+	}
+	var n int64
+	must(t, db.Model(&model.AuditEvent{}).Count(&n))
+	if n != 0 {
+		t.Fatalf("%d events stored after a refused append", n)
+	}
+}

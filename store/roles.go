@@ -20,7 +20,7 @@ var roleRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 // migrations (`behalf migrate --app-role ROLE`): use of the schema; SELECT, INSERT, UPDATE and DELETE
 // on every table of the schema except the append-only ones, which get INSERT and SELECT only; SELECT
 // on goose's version table (serve checks that no migration is pending); and use of the schema's
-// sequences. Earlier grants to role on these tables are revoked first, so running it again converges.
+// sequences; EXECUTE on audit_append. Earlier grants to role on these tables are revoked first, so running it again converges.
 // Nothing else: no TRUNCATE, REFERENCES or TRIGGER, no DDL.
 func GrantAppRole(ctx context.Context, db *gorm.DB, role string) error {
 	if Dialect(db) != Postgres {
@@ -57,6 +57,9 @@ func GrantAppRole(ctx context.Context, db *gorm.DB, role string) error {
 			}
 		}
 		stmts = append(stmts, "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "+s+" TO "+r)
+		// audit.Service appends through audit_append (migration 00085), which runs with the caller's
+		// rights: granted by name, so serve still works where EXECUTE is revoked from PUBLIC.
+		stmts = append(stmts, "GRANT EXECUTE ON FUNCTION "+s+".audit_append TO "+r)
 		for _, q := range stmts {
 			if err := tx.Exec(q).Error; err != nil {
 				return fmt.Errorf("grant %s: %s: %w", role, q, err)
