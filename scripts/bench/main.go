@@ -327,7 +327,7 @@ func drive(args []string) error {
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
-	only := fs.String("only", "", "run only this scenario (orderflow, storm)")
+	only := fs.String("only", "", "run only this scenario (search, orderflow, storm)")
 	pairRounds := fs.Int("rounds", 4, "alternating rounds per behalf/raw scenario (behalf, raw, raw, behalf, …)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
@@ -345,17 +345,6 @@ func drive(args []string) error {
 		term := map[string]any{"term": "schm"}
 		stormScenario(b, *stormRounds, *dur, *conc, *maxReq, func() error { _, _, err := b.do(*adminToken, "search", searchQ, term); return err },
 			*stormLogin, *stormPassword, *behalfPid).print(*stormRounds)
-	}
-	switch *only {
-	case "":
-	case "storm":
-		storm()
-		return nil
-	case "orderflow":
-		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
-		return nil
-	default:
-		return fmt.Errorf("-only: unknown scenario %q", *only)
 	}
 	// pair measures a scenario on behalf and on raw in alternating rounds (behalf, raw, raw, behalf,
 	// …), each a share of the duration: the machine's speed drifts by tens of percent over seconds
@@ -378,14 +367,31 @@ func drive(args []string) error {
 		}
 		line(name, bs, rs)
 	}
+	searches := func() {
+		for _, t := range []struct{ class, term string }{
+			{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
+			{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
+		} {
+			pair("search "+t.class+" \""+t.term+"\"", "search", searchQ, *adminToken, map[string]any{"term": t.term})
+		}
+	}
+	switch *only {
+	case "":
+	case "search":
+		searches()
+		return nil
+	case "storm":
+		storm()
+		return nil
+	case "orderflow":
+		printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
+		return nil
+	default:
+		return fmt.Errorf("-only: unknown scenario %q", *only)
+	}
 	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
 	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
-	for _, t := range []struct{ class, term string }{
-		{"one letter", "a"}, {"common prefix", "schm"}, {"two words", "anna schm"},
-		{"non-ASCII prefix", "mül"}, {"no match (typo)", "schmdt"},
-	} {
-		pair("search "+t.class+" \""+t.term+"\"", "search", searchQ, *adminToken, map[string]any{"term": t.term})
-	}
+	searches()
 	pair("catalog page 50 × 10 fields", "catalog",
 		`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
 
