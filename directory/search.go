@@ -25,6 +25,7 @@ import (
 	"behalf/model"
 	"behalf/store"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
 )
@@ -382,9 +383,12 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 
 // searchPage runs a page's statement on the pool GORM uses (with its acquire timeout) and scans the
 // rows straight into contacts, without GORM's statement building and reflection; failed and slow
-// statements are logged by GORM's logger as any other.
+// statements are logged by GORM's logger as any other. On PostgreSQL the statement runs with its
+// cached generic plan (store.QueryGenericPlan): its shape is one bounded key-range walk for every
+// term (TestSearchPlanIsBoundedWalk), so planning it again per call only costs.
 func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model.ContactEdge, err error) {
-	stmt, args := SearchSQL(store.Dialect(s.db), q)
+	dialect := store.Dialect(s.db)
+	stmt, args := SearchSQL(dialect, q)
 	begin := time.Now()
 	defer func() {
 		s.db.Logger.Trace(ctx, begin, func() (string, int64) { return stmt, int64(len(edges)) }, err)
@@ -392,24 +396,48 @@ func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model
 			err = fmt.Errorf("search contacts: %w", err)
 		}
 	}()
+	// One allocation for the page's contacts and one for its edges.
+	p := searchPageRows{
+		cs:    make([]model.Contact, 0, q.Limit),
+		es:    make([]model.ContactEdge, 0, q.Limit),
+		edges: make([]*model.ContactEdge, 0, q.Limit),
+	}
+	if dialect == store.Postgres {
+		err = store.QueryGenericPlan(ctx, s.db, stmt, args, func(rows pgx.Rows) error { return p.scan(rows) })
+		return p.edges, err
+	}
 	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	// One allocation for the page's contacts and one for its edges.
-	cs := make([]model.Contact, 0, q.Limit)
-	es := make([]model.ContactEdge, 0, q.Limit)
-	edges = make([]*model.ContactEdge, 0, q.Limit)
-	var token string
-	for rows.Next() && len(cs) < cap(cs) {
-		cs = append(cs, model.Contact{})
-		c := &cs[len(cs)-1]
-		if err := rows.Scan(&token, &c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.OrganizationID, &c.CreatedAt); err != nil {
-			return nil, err
-		}
-		es = append(es, model.ContactEdge{Cursor: searchCursor(token, c.ID), Node: c})
-		edges = append(edges, &es[len(es)-1])
+	if err := p.scan(rows); err != nil {
+		return nil, err
 	}
-	return edges, rows.Err()
+	return p.edges, rows.Err()
+}
+
+// searchPageRows collects a page's rows into contacts and edges.
+type searchPageRows struct {
+	cs    []model.Contact
+	es    []model.ContactEdge
+	edges []*model.ContactEdge
+}
+
+// scan reads rows (pgx's or database/sql's: both have Next and Scan) up to the page's capacity.
+func (p *searchPageRows) scan(rows interface {
+	Next() bool
+	Scan(...any) error
+}) error {
+	var token string
+	for len(p.cs) < cap(p.cs) && rows.Next() {
+		p.cs = append(p.cs, model.Contact{})
+		c := &p.cs[len(p.cs)-1]
+		if err := rows.Scan(&token, &c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.OrganizationID, &c.CreatedAt); err != nil {
+			return err
+		}
+		p.es = append(p.es, model.ContactEdge{Cursor: searchCursor(token, c.ID), Node: c})
+		p.edges = append(p.edges, &p.es[len(p.es)-1])
+	}
+	return nil
 }

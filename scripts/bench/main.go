@@ -30,6 +30,7 @@ import (
 	"behalf/directory"
 	"behalf/store"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -133,8 +134,17 @@ func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]a
 	case "search":
 		// The same statement behalf runs for a search page (directory.SearchSQL), scanned by hand.
 		term, _ := vars["term"].(string)
+		// Like behalf (store.QueryGenericPlan), in one round trip with its cached generic plan.
 		q, qa := directory.SearchSQL(store.Postgres, directory.SearchQuery{Words: directory.Fold(term), Limit: 21})
-		rows, err := pool.Query(ctx, q, qa...)
+		var batch pgx.Batch
+		batch.Queue(store.GenericPlanSQL)
+		batch.Queue(q, qa...)
+		br := pool.SendBatch(ctx, &batch)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		rows, err := br.Query()
 		if err != nil {
 			return nil, err
 		}
