@@ -241,25 +241,70 @@ type SearchQuery struct {
 // searchResultColumns are the contact columns a search page returns, after the matching word.
 const searchResultColumns = "c.id, c.first_name, c.last_name, c.email, c.phone, c.organization_id, c.created_at"
 
+// SearchWalkCap bounds the index entries one page of a search with several words, or within an
+// organization, reads: a page whose walk reaches this many entries before it has found its rows ends
+// there, with the rows it found (maybe none), hasNextPage and the cursor at the last entry read, so
+// the next page goes on from there. Without it such a page, when its words rarely meet (a common
+// word with a rare one, or one letter within a small organization), would read the driving word's
+// whole key range, which a signed-in user can choose to be most of the table. 2,000 entries cost
+// about 1 ms of database time. A one-word search needs no cap: every entry of its range is a match
+// but for a contact's other words in the same range (at most a few per contact).
+const SearchWalkCap = 2000
+
 // SearchSQL returns the one statement that reads a search page on the dialect (store.Postgres or
 // store.SQLite), with its arguments (placeholders $1, $2, … on PostgreSQL, ? on SQLite): rows of
-// (matching word, contact columns) in result order. The benchmark's raw baseline runs the same
-// statement.
+// (word, matched, contact columns). Rows with matched true are the page's, at most Limit of them, in
+// key order for one word; a page of several words or within an organization comes in no particular
+// order (sort it by word and id), and may have one more row with matched false: the walk stopped at
+// SearchWalkCap entries there, and its position is the page's end cursor (its contact is not a
+// result). The benchmark's raw baseline runs the same statement.
 //
-// Its inner part walks the primary key of contact_search_tokens over the driving word's key range,
-// in key order, and stops after Limit rows that pass the filter on the row itself (searchFilter);
-// the contacts of that already limited page are then read by primary key, one lookup per row. On
-// PostgreSQL the lookup is a LATERAL subquery that cannot be pulled up (OFFSET 0), so it is a nested
-// loop by construction; on SQLite CROSS JOIN fixes the loop order.
+// It walks the primary key of contact_search_tokens over the driving word's key range, in key
+// order, and stops after Limit entries that pass the checks on the entry itself (searchChecks) —
+// or, capped, after SearchWalkCap entries; only when the capped walk did not fill the page does a
+// second branch walk the range again, without checks, to the cap's entry (a UNION ALL branch runs
+// only if the first one leaves the LIMIT unfilled). The contacts of that already limited page are
+// then read by primary key, one lookup per row. On PostgreSQL the lookup is a LATERAL subquery that
+// cannot be pulled up (OFFSET 0), so it is a nested loop by construction; on SQLite CROSS JOIN
+// fixes the loop order.
 func SearchSQL(dialect string, q SearchQuery) (string, []any) {
 	a := &sqlArgs{dialect: dialect}
-	where := searchFilter(a, q.Words, q.OrganizationID, q.After)
-	page := fmt.Sprintf("SELECT t.token, t.contact_id FROM contact_search_tokens t WHERE %s ORDER BY t.token, t.contact_id LIMIT %d", where, q.Limit)
-	if dialect == store.Postgres {
-		return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN LATERAL (SELECT " +
-			searchResultColumns + " FROM contacts c WHERE c.id = p.contact_id OFFSET 0) c ORDER BY p.token, p.contact_id", a.args
+	words, drive := searchWords(q.Words)
+	yes, no := "true", "false"
+	if dialect != store.Postgres {
+		yes, no = "1", "0"
 	}
-	return "SELECT p.token, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN contacts c WHERE c.id = p.contact_id ORDER BY p.token, p.contact_id", a.args
+	var page string
+	// The placeholders are bound (SQLite) in the order of the text.
+	if len(words) == 1 && q.OrganizationID == nil {
+		where := searchRange(a, "t", words[0], q.After) + " AND " + searchChecks(a, "t", words, drive, nil)
+		page = fmt.Sprintf("SELECT t.token, t.contact_id, %s AS ok FROM contact_search_tokens t WHERE %s ORDER BY t.token, t.contact_id LIMIT %d", yes, where, q.Limit)
+	} else {
+		walk := "SELECT t.token, t.contact_id, t.words, t.organization_id FROM contact_search_tokens t WHERE " +
+			searchRange(a, "t", words[drive], q.After) + searchProbes(a, words, drive) +
+			fmt.Sprintf(" ORDER BY t.token, t.contact_id LIMIT %d", SearchWalkCap)
+		found := fmt.Sprintf("SELECT s.token, s.contact_id, %s AS ok FROM (%s) s WHERE %s LIMIT %d", yes, walk, searchChecks(a, "s", words, drive, q.OrganizationID), q.Limit)
+		stop := fmt.Sprintf("SELECT m.token, m.contact_id, %s AS ok FROM contact_search_tokens m WHERE %s ORDER BY m.token, m.contact_id LIMIT 1 OFFSET %d",
+			no, searchRange(a, "m", words[drive], q.After), SearchWalkCap-1)
+		page = fmt.Sprintf("SELECT u.token, u.contact_id, u.ok FROM (SELECT * FROM (%s) f UNION ALL SELECT * FROM (%s) l) u LIMIT %d", found, stop, q.Limit)
+	}
+	order := ""
+	if len(words) == 1 && q.OrganizationID == nil {
+		order = " ORDER BY p.token, p.contact_id"
+	}
+	if dialect == store.Postgres {
+		return "SELECT p.token, p.ok, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN LATERAL (SELECT " +
+			searchResultColumns + " FROM contacts c WHERE c.id = p.contact_id OFFSET 0) c" + order, a.args
+	}
+	return "SELECT p.token, p.ok, " + searchResultColumns + " FROM (" + page + ") p CROSS JOIN contacts c WHERE c.id = p.contact_id" + order, a.args
+}
+
+// countSQL returns the statement that counts every match of a search (totalCount, only when asked).
+func countSQL(dialect string, words []string, orgID *string) (string, []any) {
+	a := &sqlArgs{dialect: dialect}
+	words, drive := searchWords(words)
+	where := searchRange(a, "t", words[drive], nil) + " AND " + searchChecks(a, "t", words, drive, orgID) + searchProbes(a, words, drive)
+	return "SELECT count(*) FROM contact_search_tokens t WHERE " + where, a.args
 }
 
 // sqlArgs collects a statement's arguments and writes their placeholders in the dialect's style:
@@ -277,27 +322,24 @@ func (a *sqlArgs) add(v any) string {
 	return "?"
 }
 
-// searchFilter is the condition on contact_search_tokens t (alias t) for words within the optional
-// organization: the driving word's key range, and checks on the row's own columns. Every check is
-// on the row (no subquery, no join), so the only plan that yields rows in key order without reading
-// the whole range is the range scan of the primary key. The checks are expressions without
-// statistics, which the planner expects most rows to pass (x <> 0: 99.5 %; a >= b: a third), so
-// with the LIMIT that walk is always its cheapest plan, whatever the statistics say.
-func searchFilter(a *sqlArgs, words []string, orgID *string, after *SearchPosition) string {
+// searchWords caps the words at maxSearchWords and picks the one that drives the key range: the
+// longest (the last of equally long ones).
+func searchWords(words []string) ([]string, int) {
 	if len(words) > maxSearchWords {
 		words = words[:maxSearchWords]
 	}
-	drive := 0 // the longest word (the last of equally long ones) drives the key range
+	drive := 0
 	for i, w := range words {
 		if len(w) >= len(words[drive]) {
 			drive = i
 		}
 	}
-	pos := "strpos" // position of a substring, 1-based, 0 when absent
-	if a.dialect != store.Postgres {
-		pos = "instr"
-	}
-	d := words[drive]
+	return words, drive
+}
+
+// searchRange is the condition on contact_search_tokens (alias t) that bounds the walk: the
+// driving word d's key range, after the cursor's position.
+func searchRange(a *sqlArgs, t, d string, after *SearchPosition) string {
 	// The walk starts after a position: the cursor, or (d, "") — every contact id sorts after "",
 	// so that is the range's start. One form for every page; and the planner, which estimates the
 	// row comparison and the end bound separately, always expects many rows in the range, which
@@ -307,33 +349,50 @@ func searchFilter(a *sqlArgs, words []string, orgID *string, after *SearchPositi
 	if after != nil && after.Token >= d {
 		from = *after
 	}
+	return fmt.Sprintf("(%[1]s.token, %[1]s.contact_id) > (%[2]s, %[3]s) AND %[1]s.token < %[4]s", t, a.add(from.Token), a.add(from.ContactID), a.add(d+rangeEnd))
+}
+
+// searchChecks is the test, on the walked entry's own columns (alias t), that it is a result: the
+// de-duplication, the other words, the optional organization. Every check is on the entry (no
+// subquery, no join), so the only plan that yields rows in key order without reading the whole
+// range is the range scan of the primary key. The checks are expressions without statistics, which
+// the planner expects most rows to pass (x <> 0: 99.5 %; a >= b: a third), so with the LIMIT that
+// walk is always its cheapest plan.
+func searchChecks(a *sqlArgs, t string, words []string, drive int, orgID *string) string {
+	pos := "strpos" // position of a substring, 1-based, 0 when absent
+	if a.dialect != store.Postgres {
+		pos = "instr"
+	}
 	var b strings.Builder
-	b.WriteString("(t.token, t.contact_id) > (" + a.add(from.Token) + ", " + a.add(from.ContactID) + ") AND t.token < " + a.add(d+rangeEnd))
 	// A contact with several words in the range is listed once, at the smallest: t.words is sorted,
 	// so its first word starting with d must be t.token itself.
-	fmt.Fprintf(&b, " AND %[1]s(' ' || t.words || ' ', %[2]s) >= %[1]s(' ' || t.words || ' ', ' ' || t.token || ' ')", pos, a.add(" "+d))
+	fmt.Fprintf(&b, "%[1]s(' ' || %[3]s.words || ' ', %[2]s) >= %[1]s(' ' || %[3]s.words || ' ', ' ' || %[3]s.token || ' ')", pos, a.add(" "+words[drive]), t)
 	for i, o := range words {
 		if i != drive { // some word of the contact starts with o (folded words hold no space)
-			fmt.Fprintf(&b, " AND %s(' ' || t.words, %s) <> 0", pos, a.add(" "+o))
-		}
-	}
-	for i, o := range words {
-		if i != drive {
-			// Checked once, before the walk (an uncorrelated subquery): when another word matches
-			// nothing at all (a typo), the walk of the driving range is skipped. The first index
-			// entry at or after o must start with o. Written as ORDER BY … LIMIT 1, whose only
-			// cheap plan is one index descent (an EXISTS could become a sequential scan, hoping
-			// to meet a match early).
-			b.WriteString(" AND (SELECT x.token FROM contact_search_tokens x WHERE x.token >= " + a.add(o) +
-				" ORDER BY x.token LIMIT 1) < " + a.add(o+rangeEnd))
+			fmt.Fprintf(&b, " AND %s(' ' || %s.words, %s) <> 0", pos, t, a.add(" "+o))
 		}
 	}
 	if orgID != nil {
 		// t.organization_id = ?, spelled as a substring test that the planner cannot estimate from
-		// the column's statistics (ids hold no space): as an equality, a small organization's
-		// share would make the planner expect the walk to find few rows and prefer reading and
-		// sorting the whole range.
-		fmt.Fprintf(&b, " AND %s(' ' || t.organization_id || ' ', %s) <> 0", pos, a.add(" "+*orgID+" "))
+		// the column's statistics (ids hold no space), for the count: as an equality, a small
+		// organization's share would make the planner prefer reading and sorting the whole range.
+		fmt.Fprintf(&b, " AND %s(' ' || %s.organization_id || ' ', %s) <> 0", pos, t, a.add(" "+*orgID+" "))
+	}
+	return b.String()
+}
+
+// searchProbes checks once, before the walk (uncorrelated subqueries), that every other word
+// matches some entry at all: when one matches nothing (a typo), the walk of the driving range is
+// skipped and the page is empty, with no next page. The first index entry at or after o must start
+// with o. Written as ORDER BY … LIMIT 1, whose only cheap plan is one index descent (an EXISTS could
+// become a sequential scan, hoping to meet a match early).
+func searchProbes(a *sqlArgs, words []string, drive int) string {
+	var b strings.Builder
+	for i, o := range words {
+		if i != drive {
+			b.WriteString(" AND (SELECT x.token FROM contact_search_tokens x WHERE x.token >= " + a.add(o) +
+				" ORDER BY x.token LIMIT 1) < " + a.add(o+rangeEnd))
+		}
 	}
 	return b.String()
 }
@@ -355,7 +414,8 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 	}
 	conn := &model.ContactConnection{PageInfo: &model.PageInfo{}}
 	if limit > 0 {
-		if conn.Edges, err = s.searchPage(ctx, q); err != nil {
+		var stop *string
+		if conn.Edges, stop, err = s.searchPage(ctx, q); err != nil {
 			return nil, err
 		}
 		if len(conn.Edges) > limit {
@@ -364,14 +424,16 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 		if n := len(conn.Edges); n > 0 {
 			conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
 		}
+		if stop != nil { // the walk stopped at its cap: the next page goes on after the last entry read
+			conn.PageInfo.HasNextPage, conn.PageInfo.EndCursor = true, stop
+		}
 	}
 	dialect := store.Dialect(s.db)
 	conn.Count = func(ctx context.Context) (int, error) {
-		a := &sqlArgs{dialect: dialect}
-		stmt := "SELECT count(*) FROM contact_search_tokens t WHERE " + searchFilter(a, words, orgID, nil)
+		stmt, args := countSQL(dialect, words, orgID)
 		begin := time.Now()
 		var n int
-		err := s.db.Statement.ConnPool.QueryRowContext(ctx, stmt, a.args...).Scan(&n)
+		err := s.db.Statement.ConnPool.QueryRowContext(ctx, stmt, args...).Scan(&n)
 		s.db.Logger.Trace(ctx, begin, func() (string, int64) { return stmt, 1 }, err)
 		if err != nil {
 			return 0, fmt.Errorf("count contacts found: %w", err)
@@ -386,7 +448,7 @@ func (s *Service) searchContacts(ctx context.Context, words []string, orgID *str
 // statements are logged by GORM's logger as any other. On PostgreSQL the statement runs with its
 // cached generic plan (store.QueryGenericPlan): its shape is one bounded key-range walk for every
 // term (TestSearchPlanIsBoundedWalk), so planning it again per call only costs.
-func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model.ContactEdge, err error) {
+func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model.ContactEdge, stop *string, err error) {
 	dialect := store.Dialect(s.db)
 	stmt, args := SearchSQL(dialect, q)
 	begin := time.Now()
@@ -401,27 +463,48 @@ func (s *Service) searchPage(ctx context.Context, q SearchQuery) (edges []*model
 		cs:    make([]model.Contact, 0, q.Limit),
 		es:    make([]model.ContactEdge, 0, q.Limit),
 		edges: make([]*model.ContactEdge, 0, q.Limit),
+		words: make([]string, 0, q.Limit),
 	}
 	if dialect == store.Postgres {
 		err = store.QueryGenericPlan(ctx, s.db, stmt, args, func(rows pgx.Rows) error { return p.scan(rows) })
-		return p.edges, err
+		return p.edges, p.stop, err
 	}
 	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, stmt, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	if err := p.scan(rows); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p.edges, rows.Err()
+	return p.edges, p.stop, rows.Err()
 }
 
-// searchPageRows collects a page's rows into contacts and edges.
+// searchPageRows collects a page's rows into contacts and edges, and where the walk stopped at its
+// cap (SearchSQL's row that is not a match).
 type searchPageRows struct {
 	cs    []model.Contact
 	es    []model.ContactEdge
 	edges []*model.ContactEdge
+	words []string // each edge's matching word, to put the edges in key order
+	stop  *string
+}
+
+// sort puts the edges in key order (word, then contact id): the statement of a search with several
+// words or within an organization answers in no particular order.
+func (p *searchPageRows) sort() {
+	less := func(i, j int) bool {
+		if p.words[i] != p.words[j] {
+			return p.words[i] < p.words[j]
+		}
+		return p.edges[i].Node.ID < p.edges[j].Node.ID
+	}
+	for i := 1; i < len(p.edges); i++ { // insertion sort: at most 101 rows, nearly always in order
+		for j := i; j > 0 && less(j, j-1); j-- {
+			p.edges[j], p.edges[j-1] = p.edges[j-1], p.edges[j]
+			p.words[j], p.words[j-1] = p.words[j-1], p.words[j]
+		}
+	}
 }
 
 // scan reads rows (pgx's or database/sql's: both have Next and Scan) up to the page's capacity.
@@ -430,14 +513,22 @@ func (p *searchPageRows) scan(rows interface {
 	Scan(...any) error
 }) error {
 	var token string
+	var match bool
 	for len(p.cs) < cap(p.cs) && rows.Next() {
 		p.cs = append(p.cs, model.Contact{})
 		c := &p.cs[len(p.cs)-1]
-		if err := rows.Scan(&token, &c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.OrganizationID, &c.CreatedAt); err != nil {
+		if err := rows.Scan(&token, &match, &c.ID, &c.FirstName, &c.LastName, &c.Email, &c.Phone, &c.OrganizationID, &c.CreatedAt); err != nil {
 			return err
+		}
+		if !match {
+			stop := searchCursor(token, c.ID)
+			p.stop, p.cs = &stop, p.cs[:len(p.cs)-1]
+			continue
 		}
 		p.es = append(p.es, model.ContactEdge{Cursor: searchCursor(token, c.ID), Node: c})
 		p.edges = append(p.edges, &p.es[len(p.es)-1])
+		p.words = append(p.words, token)
 	}
+	p.sort()
 	return nil
 }

@@ -12,12 +12,19 @@ import (
 )
 
 // GenericPlanSQL is the statement QueryGenericPlan sends before the query, in the same round trip:
-// it switches plan_cache_mode to force_generic_plan for the implicit transaction the pipeline runs
-// in, so the setting ends with that statement whatever happens (set_config's is_local).
-const GenericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+// it switches plan_cache_mode to force_generic_plan, and the planner away from sequential and
+// bitmap scans, sorts and hash joins, for the implicit transaction the pipeline runs in, so the
+// settings end with that statement whatever happens (set_config's is_local). The planner still
+// uses what is disabled when nothing else can answer; for the walks this serves, something else
+// always can.
+const GenericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), " +
+	"set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true), set_config('enable_hashjoin', 'off', true)"
 
 // QueryGenericPlan runs one read-only statement on PostgreSQL with the plan PostgreSQL cached for it
-// on this connection, not planned again for each call, and hands its rows to scan.
+// on this connection, not planned again for each call, and hands its rows to scan. It is meant for
+// ordered walks of an index with a LIMIT: the plan is made once, without the arguments, and with
+// the planner steered to index walks (GenericPlanSQL), so no statistics can turn it into reading
+// and sorting a whole range.
 //
 // Every connection runs with plan_cache_mode=force_custom_plan (Open): the tsvector searches of users,
 // organizations and products need the planner to see their tsquery. A statement whose plan shape is

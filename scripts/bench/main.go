@@ -152,12 +152,13 @@ func rawOp(ctx context.Context, pool *pgxpool.Pool, op string, vars map[string]a
 		edges := []any{}
 		for rows.Next() {
 			var token, id, f, l, e, phone string
+			var match bool
 			var org *string
 			var created time.Time
-			if err := rows.Scan(&token, &id, &f, &l, &e, &phone, &org, &created); err != nil {
+			if err := rows.Scan(&token, &match, &id, &f, &l, &e, &phone, &org, &created); err != nil {
 				return nil, err
 			}
-			if len(edges) < 20 {
+			if match && len(edges) < 20 {
 				edges = append(edges, map[string]any{"node": map[string]any{"id": id, "firstName": f, "lastName": l, "email": e}})
 			}
 		}
