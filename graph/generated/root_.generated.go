@@ -2785,7 +2785,11 @@ extend type Query {
   organizations(search: String, first: Int = 20, after: String): OrganizationConnection!
   "One organization (` + "`" + `customers:read` + "`" + `)."
   organization(id: ID!): Organization
-  "Contacts matching words of first name, last name, full name or email, case-insensitively, as prefixes (` + "`" + `customers:read` + "`" + `)."
+  """
+  Contacts matching words of first name, last name, full name or email, case-insensitively, as prefixes (` + "`" + `customers:read` + "`" + `).
+  A page of a search with several words, or within an organization, reads at most 2,000 index entries: it can hold fewer
+  contacts than ` + "`" + `first` + "`" + `, even none, while ` + "`" + `pageInfo.hasNextPage` + "`" + ` is true; page on from ` + "`" + `pageInfo.endCursor` + "`" + ` for more.
+  """
   contacts(search: String, organizationId: ID, first: Int = 20, after: String): ContactConnection!
   "One contact (` + "`" + `customers:read` + "`" + `)."
   contact(id: ID!): Contact
