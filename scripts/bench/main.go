@@ -338,7 +338,7 @@ func drive(args []string) error {
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
 	maxReq := fs.Int64("n", 100000, "request cap per scenario")
-	only := fs.String("only", "", "run only this scenario (search, orderflow, storm)")
+	only := fs.String("only", "", "run only this scenario (lean: {__typename}, me and the catalog page; search; orderflow; storm)")
 	pairRounds := fs.Int("rounds", 4, "alternating rounds per behalf/raw scenario (behalf, raw, raw, behalf, …)")
 	_ = fs.Parse(args)
 	for _, u := range []string{*behalfURL, *rawURL} {
@@ -386,10 +386,22 @@ func drive(args []string) error {
 			pair("search "+t.class+" \""+t.term+"\"", "search", searchQ, *adminToken, map[string]any{"term": t.term})
 		}
 	}
+	lean := func() {
+		pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
+		pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
+	}
+	catalog := func() {
+		pair("catalog page 50 × 10 fields", "catalog",
+			`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
+	}
 	switch *only {
 	case "":
 	case "search":
 		searches()
+		return nil
+	case "lean":
+		lean()
+		catalog()
 		return nil
 	case "storm":
 		storm()
@@ -400,11 +412,9 @@ func drive(args []string) error {
 	default:
 		return fmt.Errorf("-only: unknown scenario %q", *only)
 	}
-	pair("{__typename}", "typename", `query typename { __typename }`, "", nil)
-	pair("me (authenticated)", "me", `query me { me { id login email roles } }`, *adminToken, nil)
+	lean()
 	searches()
-	pair("catalog page 50 × 10 fields", "catalog",
-		`query catalog { products(first: 50) { edges { cursor node { id sku name description price { amount currency } stock } } } }`, *custToken, nil)
+	catalog()
 
 	// The order flow: add to cart, place, pay by invoice; own session against login on behalf.
 	printOrderFlow(orderFlow(b, *custToken, *obToken, *dur, *maxReq/10))
