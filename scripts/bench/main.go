@@ -333,7 +333,7 @@ func drive(args []string) error {
 	obToken := fs.String("onbehalf-token", "", "a login-on-behalf session token acting for that customer")
 	stormLogin := fs.String("storm-login", "", "login used by the login storm")
 	stormPassword := fs.String("storm-password", "", "its password")
-	stormRounds := fs.Int("storm-rounds", 2, "interleaved rounds of search alone / during the login storm")
+	stormRounds := fs.Int("storm-rounds", 4, "interleaved rounds of search alone / during the login storm")
 	behalfPid := fs.Int("behalf-pid", 0, "behalf's process id, to report the CPU share of hashing (0: not reported)")
 	conc := fs.Int("c", 4, "clients")
 	dur := fs.Duration("d", 5*time.Second, "duration per scenario (at most 60s)")
