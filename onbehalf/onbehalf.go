@@ -195,14 +195,24 @@ func (s *Service) confirm(ctx context.Context, secret, login, password string, f
 		facts.Subject = audit.UserParty(target)
 	}
 	facts.Reason = t.Reason
-	// Any failed attempt burns the ticket (after the rollback), so a leaked ticket is worth one guess.
+	// Any failed attempt burns the ticket (after the rollback), so a leaked ticket is worth one guess;
+	// except one refused before any password was looked at (the operator's account throttled, the
+	// hash limiter or the address limit full), which is no guess: burning on it let one throttled
+	// confirm among concurrent correct ones burn the ticket before the first of them used it.
+	guess := true
 	store.AfterRollback(ctx, func(ctx context.Context) error {
+		if !guess {
+			return nil
+		}
 		return store.Conn(ctx, s.db).Model(&Ticket{}).Where("id = ? AND used_at IS NULL", t.ID).
 			Update("used_at", s.clock.Now()).Error
 	})
 	// The event stays about the ticket's target, not the account signing in (CheckPassword's facts).
 	who, _, err := s.sec.CheckPassword(ctx, login, password)
 	if err != nil {
+		if e, ok := apperr.As(err); ok && (e.Code == apperr.TooManyRequests || e.Reason == security.ReasonThrottled) {
+			guess = false
+		}
 		if apperr.CodeOf(err) == apperr.Unauthenticated {
 			e, _ := apperr.As(err)
 			return nil, errConfirm.WithReason(e.Reason)

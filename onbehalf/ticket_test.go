@@ -174,6 +174,7 @@ func TestConfirmRefusals(t *testing.T) {
 
 // TestConfirmLockout: wrong passwords at confirm count toward the operator's lockout exactly like wrong
 // passwords at login: after enough of them, even the right password is refused for a while.
+// A confirm refused because the operator is throttled is no guess and leaves the ticket usable.
 func TestConfirmLockout(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *gorm.DB) {
@@ -195,6 +196,13 @@ func TestConfirmLockout(t *testing.T) {
 		}
 		if ev := w.lastEvent("onbehalf.denied"); ev.Reason != security.ReasonThrottled {
 			t.Errorf("reason %s, want %s", ev.Reason, security.ReasonThrottled)
+		}
+		// The throttled attempt looked at no password, so it did not burn the ticket: once the
+		// throttle has passed, the same ticket opens the session.
+		dbtest.Must(t, db.First(&admin, "id = ?", w.admin.ID))
+		w.env.Clock.Advance(admin.ThrottledUntil.Sub(w.env.Clock.Now()) + time.Second)
+		if c := w.confirm(tk, w.admin.Login, apptest.DefaultPassword); c.Code() != "" {
+			t.Fatalf("confirm after the throttle, same ticket: %s", c.Raw)
 		}
 	})
 }
