@@ -14,6 +14,11 @@
 // has a resolver somewhere below call marshalSliceBySelection instead: it marshals concurrently only
 // when the request's selection reaches such a field (a contact search selecting names and e-mails
 // does not), from a table of the object types' fields generated with it.
+//
+// It also lets the leaf fields read from a struct (a scalar or an enum, no resolver, no method, no
+// directive) marshal their value directly, without graphql.ResolveField, when their marshal method
+// cannot report an error (directLeaves): a contact search page's ids, names and e-mails, a catalog
+// page's skus, names and prices.
 package main
 
 import (
@@ -22,6 +27,7 @@ import (
 	"go/format"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +57,10 @@ func run() error {
 	if err := api.Generate(cfg, api.AddPlugin(p)); err != nil {
 		return err
 	}
-	return p.rewrite()
+	if err := p.rewrite(); err != nil {
+		return err
+	}
+	return p.directLeaves()
 }
 
 // helperFile holds marshalSliceSequentially in the generated package.
@@ -172,6 +181,15 @@ type sequentialLists struct {
 	funcs []string // marshal functions of lists of plain objects
 	// bySelection maps the marshal functions of lists of other objects to their element type.
 	bySelection map[string]string
+	// leaves are the object fields read straight from a struct into a scalar or an enum, which
+	// directLeaves may let marshal without graphql.ResolveField.
+	leaves []leafField
+}
+
+// leafField is an object's field that is a plain struct field of a scalar or enum type.
+type leafField struct {
+	fn      string // the generated method, e.g. _Contact_firstName
+	marshal string // its value's marshal method, e.g. marshalNString2string
 }
 
 func (*sequentialLists) Name() string { return "sequentialLists" }
@@ -192,6 +210,7 @@ func (p *sequentialLists) GenerateCode(data *codegen.Data) error {
 	}
 	slices.Sort(p.funcs)
 	p.funcs = slices.Compact(p.funcs)
+	p.leaves = leafFields(data)
 	src, err := format.Source(fmt.Appendf(nil, helperSource, data.Config.Exec.Package, fieldTable(data, plain)))
 	if err != nil {
 		return fmt.Errorf("format %s: %w", helperFile, err)
@@ -370,4 +389,141 @@ func replaceCall(out []byte, file, fn, head, call, replacement string) (_ []byte
 	}
 	newBody := bytes.Replace(body, []byte(call), []byte(replacement), 1)
 	return slices.Concat(out[:start], newBody, out[start+end:]), true, nil
+}
+
+// leafFields lists the fields of the schema's object types that are read from a Go struct field
+// (no resolver, no method, no map, no haser, no arguments, no directive) and whose type is a scalar
+// or an enum, not a list.
+func leafFields(data *codegen.Data) []leafField {
+	var out []leafField
+	for _, o := range data.Objects {
+		if o.Root || strings.HasPrefix(o.Name, "__") {
+			continue
+		}
+		for _, f := range o.Fields {
+			t := f.TypeReference
+			if f.IsResolver || !f.IsVariable() || f.HasHaser || f.Stream || len(f.Args) > 0 || len(f.Directives) > 0 ||
+				f.FieldDefinition == nil || len(f.FieldDefinition.Directives) > 0 || strings.HasPrefix(f.Name, "__") ||
+				t == nil || t.Definition == nil || t.IsSlice() || (t.Definition.Kind != ast.Scalar && t.Definition.Kind != ast.Enum) {
+				continue
+			}
+			out = append(out, leafField{fn: "_" + o.Name + "_" + f.Name, marshal: t.MarshalFunc()})
+		}
+	}
+	slices.SortFunc(out, func(a, b leafField) int { return strings.Compare(a.fn, b.fn) })
+	return out
+}
+
+// directLeaves rewrites the generated method of each leaf field whose marshal method can neither
+// report an error nor need the field's context (safeMarshal) into one direct call of that method on
+// the struct field: `return ec.marshalNString2string(ctx, field.Selections, obj.FirstName)`.
+//
+// graphql.ResolveField would make a field context (with an error value built for it), a context
+// holding it, three closures and a boxed copy of the value, and call the resolver middleware, which
+// does nothing for such a field (graph/lean.go): about eight allocations and a deferred recover per
+// field of every row, for a value read from a struct that cannot fail, be null when it must not, or
+// panic. What ResolveField would do with it in the end is this very call. The value expression is
+// taken from the generated resolver (`return obj.FirstName, nil`); the compiler checks that it has
+// the marshal method's type. A field whose method does not have the expected shape is an error, so
+// a change in gqlgen's output cannot go unnoticed.
+func (p *sequentialLists) directLeaves() error {
+	if len(p.leaves) == 0 {
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(p.dir, "*.generated.go"))
+	if err != nil {
+		return err
+	}
+	srcs := map[string][]byte{}
+	for _, file := range files {
+		if srcs[file], err = os.ReadFile(file); err != nil {
+			return err
+		}
+	}
+	safe := map[string]bool{}
+	for _, l := range p.leaves {
+		if _, ok := safe[l.marshal]; ok {
+			continue
+		}
+		for _, src := range srcs {
+			if body := funcBody(src, "func (ec *executionContext) "+l.marshal+"(ctx context.Context, sel ast.SelectionSet, v "); body != nil {
+				safe[l.marshal] = safeMarshal(string(body))
+				break
+			}
+		}
+	}
+	done := 0
+	for file, src := range srcs {
+		out := src
+		for _, l := range p.leaves {
+			if !safe[l.marshal] {
+				continue
+			}
+			head := "func (ec *executionContext) " + l.fn + "(ctx context.Context, field graphql.CollectedField, obj "
+			start := bytes.Index(out, []byte(head))
+			if start < 0 {
+				continue
+			}
+			end := bytes.Index(out[start:], []byte("\n}\n"))
+			if end < 0 {
+				return fmt.Errorf("%s: end of %s not found", file, l.fn)
+			}
+			body := out[start : start+end]
+			m := resolvedValue.FindSubmatch(body)
+			if m == nil || !bytes.Contains(body, []byte("return ec."+l.marshal+"(ctx, selections, v)")) {
+				return fmt.Errorf("%s: %s is not a plain field read marshalled by %s", file, l.fn, l.marshal)
+			}
+			sig := body[:bytes.IndexByte(body, '{')+1]
+			direct := fmt.Appendf(nil, "%s\n\treturn ec.%s(ctx, field.Selections, %s)", sig, l.marshal, m[1])
+			out = slices.Concat(out[:start], direct, out[start+end:])
+			done++
+		}
+		if !bytes.Equal(out, src) {
+			formatted, err := format.Source(out)
+			if err != nil {
+				return fmt.Errorf("format %s: %w", file, err)
+			}
+			if err := os.WriteFile(file, formatted, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if done == 0 {
+		return fmt.Errorf("no leaf field rewritten in %s", p.dir)
+	}
+	return nil
+}
+
+// resolvedValue finds the value a plain field's generated resolver returns.
+var resolvedValue = regexp.MustCompile(`func\(ctx context\.Context\) \(any, error\) \{\s*return (obj\.[A-Za-z0-9_.]+), nil\s*\}`)
+
+// neverNull matches the marshallers gqlgen's prelude builds on a graphql function that never
+// answers null for a value (a string, an ID, an integer, a boolean).
+var neverNull = regexp.MustCompile(`\bres := graphql\.Marshal(String|ID|Int|Int32|Int64|Uint|Uint32|Uint64|Boolean)\(v\)`)
+
+// safeMarshal tells whether a marshal method's body (a scalar's or an enum's) can run without the
+// field's own context: it reports no error (an optional value's method just answers null), or only
+// for a null that the graphql function it wraps never answers; and it marshals no object or list.
+func safeMarshal(body string) bool {
+	if strings.Contains(body, "ec._") || strings.Contains(body, "ec.marshal") || strings.Contains(body, "WithFieldContext") ||
+		strings.Contains(body, "MarshalGQLContext") || strings.Contains(body, "WrapContextMarshaler") || strings.Contains(body, "AddError(") {
+		return false
+	}
+	if !strings.Contains(body, "AddErrorf") {
+		return true
+	}
+	return neverNull.MatchString(body)
+}
+
+// funcBody returns the text of the function starting with head in src, up to its closing brace.
+func funcBody(src []byte, head string) []byte {
+	start := bytes.Index(src, []byte(head))
+	if start < 0 {
+		return nil
+	}
+	end := bytes.Index(src[start:], []byte("\n}\n"))
+	if end < 0 {
+		return nil
+	}
+	return src[start : start+end]
 }
