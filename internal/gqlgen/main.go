@@ -60,7 +60,10 @@ func run() error {
 	if err := p.rewrite(); err != nil {
 		return err
 	}
-	return p.directLeaves()
+	if err := p.directLeaves(); err != nil {
+		return err
+	}
+	return lazyDefer(p.dir)
 }
 
 // helperFile holds marshalSliceSequentially in the generated package.
@@ -526,4 +529,60 @@ func funcBody(src []byte, head string) []byte {
 		return nil
 	}
 	return src[start : start+end]
+}
+
+// The parts of every generated object marshaller that serve @defer, and what lazyDefer makes of
+// them.
+var (
+	deferSetup = "\tdeferredFieldSet := graphql.NewFieldSet(nil)\n\tdeferLabelToView := make(map[string]*graphql.FieldSetView)\n"
+	lazySetup  = "\tvar deferredFieldSet *graphql.FieldSet // made by the first deferred field (behalf/internal/gqlgen)\n" +
+		"\tvar deferLabelToView map[string]*graphql.FieldSetView\n"
+	deferField = "\t\t\tif field.IsDeferred() {\n\t\t\t\tdeferredFieldSet.AddField(field)\n"
+	lazyField  = "\t\t\tif field.IsDeferred() {\n\t\t\t\tif deferredFieldSet == nil {\n" +
+		"\t\t\t\t\tdeferredFieldSet, deferLabelToView = graphql.NewFieldSet(nil), map[string]*graphql.FieldSetView{}\n" +
+		"\t\t\t\t}\n\t\t\t\tdeferredFieldSet.AddField(field)\n"
+	deferGroup = "\tatomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))\n\n" +
+		"\tec.ProcessDeferredGroup(graphql.DeferredGroup{\n\t\tDefers:   deferLabelToView,\n\t\tPath:     graphql.GetPath(ctx),\n" +
+		"\t\tFieldSet: deferredFieldSet,\n\t\tContext:  ctx,\n\t})\n"
+	lazyGroup = "\tif len(deferLabelToView) > 0 { // ProcessDeferredGroup does nothing without: no path to build\n" +
+		"\t\tatomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))\n" +
+		"\t\tec.ProcessDeferredGroup(graphql.DeferredGroup{\n\t\t\tDefers:   deferLabelToView,\n\t\t\tPath:     graphql.GetPath(ctx),\n" +
+		"\t\t\tFieldSet: deferredFieldSet,\n\t\t\tContext:  ctx,\n\t\t})\n\t}\n"
+)
+
+// lazyDefer makes the @defer bookkeeping of every generated object marshaller cost nothing when the
+// request defers nothing below it (behalf's requests never do): gqlgen makes a field set and a map
+// for deferred fields, and builds the object's response path (an allocation per path element) for
+// ProcessDeferredGroup, which returns at once when nothing was deferred. Now the field set and the
+// map are made by the first deferred field, and the group is processed only when there is one.
+// Every marshaller must have the three parts; a change in gqlgen's output is an error here.
+func lazyDefer(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.generated.go"))
+	if err != nil {
+		return err
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		n := bytes.Count(src, []byte(deferSetup))
+		if n == 0 {
+			continue
+		}
+		if g := bytes.Count(src, []byte(deferGroup)); g != n || bytes.Count(src, []byte("deferredFieldSet.AddField(field)")) != bytes.Count(src, []byte(deferField)) {
+			return fmt.Errorf("%s: the @defer parts of its object marshallers are not as expected (%d set-ups, %d groups)", file, n, g)
+		}
+		out := bytes.ReplaceAll(src, []byte(deferSetup), []byte(lazySetup))
+		out = bytes.ReplaceAll(out, []byte(deferField), []byte(lazyField))
+		out = bytes.ReplaceAll(out, []byte(deferGroup), []byte(lazyGroup))
+		formatted, err := format.Source(out)
+		if err != nil {
+			return fmt.Errorf("format %s: %w", file, err)
+		}
+		if err := os.WriteFile(file, formatted, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
