@@ -36,6 +36,7 @@ import (
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
 	"github.com/vektah/gqlparser/v2/ast"
+	"golang.org/x/tools/imports"
 )
 
 func main() {
@@ -189,10 +190,12 @@ type sequentialLists struct {
 	leaves []leafField
 }
 
-// leafField is an object's field that is a plain struct field of a scalar or enum type.
+// leafField is an object's field that is a plain struct field.
 type leafField struct {
 	fn      string // the generated method, e.g. _Contact_firstName
+	fc      string // its field context method, e.g. fieldContext_Contact_firstName
 	marshal string // its value's marshal method, e.g. marshalNString2string
+	scalar  bool   // a scalar or an enum, not a list
 }
 
 func (*sequentialLists) Name() string { return "sequentialLists" }
@@ -395,8 +398,7 @@ func replaceCall(out []byte, file, fn, head, call, replacement string) (_ []byte
 }
 
 // leafFields lists the fields of the schema's object types that are read from a Go struct field
-// (no resolver, no method, no map, no haser, no arguments, no directive) and whose type is a scalar
-// or an enum, not a list.
+// (no resolver, no method, no map, no haser, no arguments, no directive).
 func leafFields(data *codegen.Data) []leafField {
 	var out []leafField
 	for _, o := range data.Objects {
@@ -407,19 +409,22 @@ func leafFields(data *codegen.Data) []leafField {
 			t := f.TypeReference
 			if f.IsResolver || !f.IsVariable() || f.HasHaser || f.Stream || len(f.Args) > 0 || len(f.Directives) > 0 ||
 				f.FieldDefinition == nil || len(f.FieldDefinition.Directives) > 0 || strings.HasPrefix(f.Name, "__") ||
-				t == nil || t.Definition == nil || t.IsSlice() || (t.Definition.Kind != ast.Scalar && t.Definition.Kind != ast.Enum) {
+				t == nil || t.Definition == nil {
 				continue
 			}
-			out = append(out, leafField{fn: "_" + o.Name + "_" + f.Name, marshal: t.MarshalFunc()})
+			scalar := !t.IsSlice() && (t.Definition.Kind == ast.Scalar || t.Definition.Kind == ast.Enum)
+			out = append(out, leafField{fn: "_" + o.Name + "_" + f.Name, fc: "fieldContext_" + o.Name + "_" + f.Name, marshal: t.MarshalFunc(), scalar: scalar})
 		}
 	}
 	slices.SortFunc(out, func(a, b leafField) int { return strings.Compare(a.fn, b.fn) })
 	return out
 }
 
-// directLeaves rewrites the generated method of each leaf field whose marshal method can neither
-// report an error nor need the field's context (safeMarshal) into one direct call of that method on
-// the struct field: `return ec.marshalNString2string(ctx, field.Selections, obj.FirstName)`.
+// directLeaves rewrites the generated method of each field read from a struct. A scalar or enum whose
+// marshal method can neither report an error nor need the field's context (safeMarshal) becomes one
+// direct call of that method on the struct field: `return ec.marshalNString2string(ctx,
+// field.Selections, obj.FirstName)`; any other (an object, a list, a Time) keeps its field context
+// (withContext).
 //
 // graphql.ResolveField would make a field context (with an error value built for it), a context
 // holding it, three closures and a boxed copy of the value, and call the resolver middleware, which
@@ -459,9 +464,6 @@ func (p *sequentialLists) directLeaves() error {
 	for file, src := range srcs {
 		out := src
 		for _, l := range p.leaves {
-			if !safe[l.marshal] {
-				continue
-			}
 			head := "func (ec *executionContext) " + l.fn + "(ctx context.Context, field graphql.CollectedField, obj "
 			start := bytes.Index(out, []byte(head))
 			if start < 0 {
@@ -473,16 +475,23 @@ func (p *sequentialLists) directLeaves() error {
 			}
 			body := out[start : start+end]
 			m := resolvedValue.FindSubmatch(body)
-			if m == nil || !bytes.Contains(body, []byte("return ec."+l.marshal+"(ctx, selections, v)")) {
+			if m == nil || !bytes.Contains(body, []byte("return ec."+l.marshal+"(ctx, selections, v)")) ||
+				!bytes.Contains(body, []byte("return ec."+l.fc+"(ctx, field)")) || !recoverAndNonNull.Match(body) {
 				return fmt.Errorf("%s: %s is not a plain field read marshalled by %s", file, l.fn, l.marshal)
 			}
 			sig := body[:bytes.IndexByte(body, '{')+1]
-			direct := fmt.Appendf(nil, "%s\n\treturn ec.%s(ctx, field.Selections, %s)", sig, l.marshal, m[1])
+			var direct []byte
+			if l.scalar && safe[l.marshal] {
+				direct = fmt.Appendf(nil, "%s\n\treturn ec.%s(ctx, field.Selections, %s)", sig, l.marshal, m[1])
+			} else {
+				direct = fmt.Appendf(nil, withContext, sig, l.fc, m[1], l.marshal, m[1])
+			}
 			out = slices.Concat(out[:start], direct, out[start+end:])
 			done++
 		}
 		if !bytes.Equal(out, src) {
-			formatted, err := format.Source(out)
+			// A type named only in the closures gone (time.Time) leaves an unused import.
+			formatted, err := imports.Process(file, out, &imports.Options{Comments: true, TabIndent: true, TabWidth: 8, FormatOnly: false})
 			if err != nil {
 				return fmt.Errorf("format %s: %w", file, err)
 			}
@@ -496,6 +505,29 @@ func (p *sequentialLists) directLeaves() error {
 	}
 	return nil
 }
+
+// withContext is a plain field's method that keeps what graphql.ResolveField does that matters for a
+// value read from a struct: the field's context (the response path of errors below it, the parent
+// of its children's contexts, its Result) and the recovery from a panic below it. It drops the three
+// closures, the boxed value and the call of the resolver middleware, which does nothing for a field
+// that cannot fail (graph/lean.go).
+const withContext = `%s
+	fc, err := ec.%s(ctx, field)
+	if err != nil {
+		return graphql.Null
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	defer func() {
+		if r := recover(); r != nil {
+			ec.Error(ctx, ec.Recover(ctx, r))
+			ret = graphql.Null
+		}
+	}()
+	fc.Result = %s
+	return ec.%s(ctx, field.Selections, %s)`
+
+// recoverAndNonNull matches the end of a ResolveField call that recovers from panics.
+var recoverAndNonNull = regexp.MustCompile(`\n\t\ttrue,\n\t\t(true|false),\n\t\)$`)
 
 // resolvedValue finds the value a plain field's generated resolver returns.
 var resolvedValue = regexp.MustCompile(`func\(ctx context\.Context\) \(any, error\) \{\s*return (obj\.[A-Za-z0-9_.]+), nil\s*\}`)
