@@ -109,7 +109,8 @@ func New(cfg config.Config, db *gorm.DB, log zerolog.Logger, clk clock.Clock, op
 		Key: o.auditKey, EveryN: int64(cfg.AuditCheckpointEvents), Interval: cfg.AuditCheckpointInterval,
 	})
 	hasher := security.NewHasherQueue(o.hashParams, cfg.MaxConcurrentHashes, cfg.HashQueue, cfg.HashWait, a.Metrics)
-	hasher.SetRate(cfg.HashRate)
+	hasher.SetRate(cfg.HashRate, cfg.HashClientRate)
+	hasher.SetClock(clk.Now)
 	if o.hashExe != "" && cfg.HashWorker != "off" {
 		w := security.NewHashWorker(cfg.HashIdleWait, o.hashExe, "hash-worker", "--priority", cfg.HashWorker)
 		w.OnEvent = func(event string, err error) {

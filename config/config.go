@@ -41,6 +41,7 @@ type Config struct {
 	HashWorker          string // idle, low or off (see security.HashWorker)
 	HashIdleWait        time.Duration
 	HashRate            float64
+	HashClientRate      float64
 	DBMaxOpenConns      int
 	DBMaxIdleConns      int
 	DBConnMaxLifetime   time.Duration
@@ -213,6 +214,14 @@ var Settings = []Setting{
 			return fmt.Errorf("hash-rate: want a number >= 0, got %q", v)
 		}
 		c.HashRate = f
+		return nil
+	}},
+	{"hash-client-rate", "BEHALF_HASH_CLIENT_RATE", strconv.Itoa(runtime.NumCPU()), "password verifications per second one client address may take of the hash rate (one per core: half of it); beyond, 429 with a Retry-After of its next turn, so one client sending logins as fast as it can cannot keep everyone else at 429 (0: no share)", func(c *Config, v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("hash-client-rate: want a number >= 0, got %q", v)
+		}
+		c.HashClientRate = f
 		return nil
 	}},
 	{"hash-idle-wait", "BEHALF_HASH_IDLE_WAIT", "1s", "how long a login's hash waits in the hash worker for spare CPU before the server computes it itself at normal priority (bounds login latency on a saturated machine; 0: no bound)", dur(func(c *Config) *time.Duration { return &c.HashIdleWait }, 0, time.Minute)},

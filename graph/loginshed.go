@@ -13,14 +13,15 @@ import (
 // shedPasswordMutations refuses a password mutation (login, confirmOnBehalf, changePassword) with
 // TOO_MANY_REQUESTS, HTTP 429 and the hasher's Retry-After as soon as its operation is known (the
 // parsed document comes from the query cache), when the hasher would refuse it anyway: every slot
-// busy, the queue full. Such a refusal runs no resolver, reads and writes nothing (no transaction, no
+// busy, the queue full, the rate or the client address's share of it used up. Such a refusal runs no
+// resolver, reads and writes nothing (no transaction, no
 // audit event: no password was looked at and no account named; the access log and the
 // password_hash_rejections_total metric count it), so a login storm costs the server little more
 // than reading the requests. A request that slips past (the hasher fills up meanwhile) is refused by
 // the limiter in the resolver as before, and audited.
 func shedPasswordMutations(h *security.Hasher, present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		if h == nil || !h.Full() {
+		if h == nil || !h.FullFor(ctx) {
 			return next(ctx)
 		}
 		oc := graphql.GetOperationContext(ctx)
@@ -30,7 +31,7 @@ func shedPasswordMutations(h *security.Hasher, present graphql.ErrorPresenterFun
 		if f := firstField(oc.Doc, oc.Operation.SelectionSet, 0); f == nil || !PasswordMutations[f.Name] {
 			return next(ctx)
 		}
-		e := present(ctx, h.Refuse())
+		e := present(ctx, h.RefuseFor(ctx))
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{e}})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"behalf/apperr"
+	"behalf/reqctx"
 )
 
 // TestHashRateCapsVerifications: beyond the verification rate Acquire refuses with TOO_MANY_REQUESTS
@@ -15,7 +16,7 @@ import (
 func TestHashRateCapsVerifications(t *testing.T) {
 	t.Parallel()
 	h := NewHasherQueue(cheap, 1, 4, time.Second, nil)
-	h.SetRate(0.001) // a burst of one (the slot), the next in 1,000 s
+	h.SetRate(0.001, 0) // a burst of one (the slot), the next in 1,000 s
 	release, err := h.Acquire(context.Background())
 	if err != nil {
 		t.Fatalf("first verification: %v", err)
@@ -60,7 +61,7 @@ func TestDemandCounter(t *testing.T) {
 func TestRateRetryAfterSpreadsTheDemand(t *testing.T) {
 	t.Parallel()
 	h := NewHasherQueue(cheap, 1, 4, time.Second, nil)
-	h.SetRate(1)
+	h.SetRate(1, 0)
 	if _, err := h.Acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -72,4 +73,61 @@ func TestRateRetryAfterSpreadsTheDemand(t *testing.T) {
 	if longest < 10*time.Second || longest > maxRetryAfter {
 		t.Fatalf("200 refusals at 1/s: longest Retry-After %s, want 10s..30s", longest)
 	}
+}
+
+// TestHashRateSharedFairly: one client address sending verifications as fast as it can gets only its
+// share of the rate (here 1 of 4 per second, a burst of 2), with a Retry-After of its next turn, and another address
+// is still admitted meanwhile (before, the greedy one took the whole burst and everyone else got 429).
+// A verification refused by the queue gives its share and its rate token back. Fake time, no sleeps.
+func TestHashRateSharedFairly(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	h := NewHasherQueue(cheap, 1, 0, time.Second, nil) // one slot, no queue
+	h.SetClock(func() time.Time { return now })
+	h.SetRate(4, 1)
+	greedy := reqctx.With(context.Background(), reqctx.Meta{IP: "203.0.113.7"})
+	polite := reqctx.With(context.Background(), reqctx.Meta{IP: "198.51.100.2"})
+
+	admitted := 0
+	var refused error
+	for range 10 {
+		release, err := h.Acquire(greedy)
+		if err != nil {
+			refused = err
+			continue
+		}
+		admitted++
+		release()
+	}
+	ra, ok := RetryAfterOf(refused)
+	if admitted != 2 || !errors.Is(refused, apperr.ErrTooMany) || !ok || ra != time.Second {
+		t.Fatalf("greedy client: %d admitted, last refusal %v (Retry-After %s): want 2 admitted, then 429 with 1s", admitted, refused, ra)
+	}
+	if !h.FullFor(greedy) || h.FullFor(polite) {
+		t.Fatalf("FullFor: greedy %t, polite %t; want true, false", h.FullFor(greedy), h.FullFor(polite))
+	}
+	release, err := h.Acquire(polite)
+	if err != nil {
+		t.Fatalf("polite client refused while the greedy one is over its share: %v", err)
+	}
+
+	// The slot is taken and there is no queue: a third address is refused by the queue, and gets its
+	// share and the rate token back.
+	other := reqctx.With(context.Background(), reqctx.Meta{IP: "192.0.2.9"})
+	before := h.rate.TokensAt(now)
+	if _, err := h.Acquire(other); !errors.Is(err, apperr.ErrTooMany) {
+		t.Fatalf("slot busy, no queue: %v", err)
+	}
+	if after := h.rate.TokensAt(now); after != before || h.clients.over("192.0.2.9", now) {
+		t.Fatalf("a refusal by the queue spent the rate (%v → %v tokens) or the client's share", before, after)
+	}
+	release()
+
+	// A second later the greedy client has its turn again.
+	now = now.Add(time.Second)
+	release, err = h.Acquire(greedy)
+	if err != nil {
+		t.Fatalf("greedy client after its Retry-After: %v", err)
+	}
+	release()
 }

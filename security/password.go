@@ -16,6 +16,7 @@ import (
 
 	"behalf/apperr"
 	"behalf/metrics"
+	"behalf/reqctx"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/time/rate"
@@ -65,6 +66,8 @@ type Hasher struct {
 	metrics  *metrics.Metrics
 	deriver  KeyDeriver
 	rate     *rate.Limiter // verifications per second (nil: unlimited); SetRate
+	clients  *clientRates  // each client address's share of rate (nil: none); SetRate
+	now      func() time.Time
 	demand   demandCounter // refusals for rate, to spread Retry-After
 	avgHash  atomic.Int64  // moving average of a hash's wall time (ns), for Retry-After
 	verified atomic.Int64  // verifications against a real stored hash (tests count guesses with it)
@@ -91,7 +94,7 @@ func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration
 		maxConcurrent = 1
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), queue: make(chan struct{}, max(queue, 0)), wait: wait, metrics: m,
-		deriver: InProcess{}}
+		deriver: InProcess{}, now: time.Now}
 	t0 := time.Now()
 	h.dummy = h.hashWith(context.Background(), InProcess{}, "dummy password for timing")
 	h.avgHash.Store(int64(time.Since(t0)))
@@ -103,41 +106,155 @@ func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration
 // allowed. Hashing memory-hard passwords evicts the CPU caches the database and other requests work
 // from, even at idle priority, so the rate, not only the concurrency, bounds what a login storm costs
 // everyone else. 0 or less: no cap. Call it before serving. New hashes (Hash) are not counted.
-func (h *Hasher) SetRate(perSecond float64) {
+//
+// perClient (0 or less: none) is the share of that rate one client address may take: its own bucket
+// (a burst of one second's worth, at least two: colleagues behind one address signing in together)
+// is drawn first, so one client sending logins as fast as it can gets at most perClient
+// per second and leaves the rest to everyone else, instead of keeping them all at 429.
+func (h *Hasher) SetRate(perSecond, perClient float64) {
 	if perSecond > 0 {
 		h.rate = rate.NewLimiter(rate.Limit(perSecond), max(cap(h.slots), int(math.Ceil(perSecond))))
+		if perClient > 0 && perClient < perSecond {
+			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(2, int(math.Ceil(perClient))), buckets: map[string]*rate.Limiter{}}
+		}
 	}
 }
+
+// SetClock makes the rate limits read time from now (tests use a fake clock); call it before serving.
+func (h *Hasher) SetClock(now func() time.Time) { h.now = now }
 
 // SetDeriver makes the hasher derive keys with d (a HashWorker); call it before serving.
 func (h *Hasher) SetDeriver(d KeyDeriver) { h.deriver = d }
 
 // Acquire takes a hashing slot, waiting in the bounded queue if need be; the caller must call the
 // returned release. It fails with TOO_MANY_REQUESTS when the queue is full or the wait ran out.
+//
+// The rates are taken first: the client address's share (reqctx's IP), then the overall rate. A
+// caller refused later, by the queue or the wait, gets both back, so a refusal never spends what an
+// admitted verification could have used.
 func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
-	if h.rate != nil && !h.rate.Allow() {
-		return nil, h.refuseRate()
+	now := h.now()
+	var mine, all *rate.Reservation
+	if h.rate != nil {
+		ip := reqctx.From(ctx).IP
+		if mine = h.clients.reserve(ip, now); mine != nil && mine.DelayFrom(now) > 0 {
+			cancelAt(now, mine)
+			return nil, h.refuseClient(ip, now)
+		}
+		if all = h.rate.ReserveN(now, 1); all.DelayFrom(now) > 0 {
+			cancelAt(now, all, mine)
+			return nil, h.refuseRate()
+		}
 	}
 	if err := h.acquire(ctx); err != nil {
+		cancelAt(now, mine, all)
 		return nil, err
 	}
 	return h.release, nil
 }
 
-// Full reports whether a caller would be refused at once: every slot busy and the queue full. The
-// HTTP layer asks it to refuse a password mutation before executing anything (RefuseFull).
+// cancelAt gives back the reservations that were made (nil ones were not).
+func cancelAt(now time.Time, rs ...*rate.Reservation) {
+	for _, r := range rs {
+		if r != nil {
+			r.CancelAt(now)
+		}
+	}
+}
+
+// Full reports whether a caller would be refused at once: every slot busy and the queue full, or the
+// rate used up. The HTTP layer asks it to refuse a password mutation before executing anything.
 func (h *Hasher) Full() bool {
-	return len(h.slots) == cap(h.slots) && len(h.queue) == cap(h.queue) || h.rate != nil && h.rate.Tokens() < 1
+	return len(h.slots) == cap(h.slots) && len(h.queue) == cap(h.queue) || h.rate != nil && h.rate.TokensAt(h.now()) < 1
+}
+
+// FullFor is Full for the client address of ctx: also when that address has used up its share.
+func (h *Hasher) FullFor(ctx context.Context) bool {
+	return h.Full() || h.clients.over(reqctx.From(ctx).IP, h.now())
 }
 
 // Refuse counts a refusal for want of a slot and returns its TOO_MANY_REQUESTS error, carrying the
 // Retry-After estimate.
 func (h *Hasher) Refuse() error {
-	if h.rate != nil && h.rate.Tokens() < 1 {
+	if h.rate != nil && h.rate.TokensAt(h.now()) < 1 {
 		return h.refuseRate()
 	}
 	h.metrics.HashRejected()
 	return &RetryError{Err: apperr.ErrTooMany, After: h.RetryAfter()}
+}
+
+// RefuseFor is Refuse for the client address of ctx: a client over its share is told when its next
+// verification is allowed.
+func (h *Hasher) RefuseFor(ctx context.Context) error {
+	ip, now := reqctx.From(ctx).IP, h.now()
+	if h.clients.over(ip, now) {
+		return h.refuseClient(ip, now)
+	}
+	return h.Refuse()
+}
+
+// refuseClient is the refusal of a client address over its share: Retry-After is when its bucket
+// has a verification again (at least 1 s, the header's unit).
+func (h *Hasher) refuseClient(ip string, now time.Time) error {
+	h.metrics.HashRejected()
+	return &RetryError{Err: apperr.ErrTooMany, After: min(max(h.clients.wait(ip, now), minRetryAfter), maxRetryAfter)}
+}
+
+// clientRates holds one token bucket per client address, each refilled at every and holding burst
+// verifications. Full buckets are forgotten when the table grows, so memory stays bounded by the
+// addresses verifying passwords right now.
+type clientRates struct {
+	mu      sync.Mutex
+	every   rate.Limit
+	burst   int
+	buckets map[string]*rate.Limiter
+}
+
+// maxClientBuckets bounds the table before full buckets are swept.
+const maxClientBuckets = 10000
+
+// reserve takes ip's next verification (nil when there is no per-client share or no address).
+func (c *clientRates) reserve(ip string, now time.Time) *rate.Reservation {
+	if c == nil || ip == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.buckets[ip]
+	if b == nil {
+		if len(c.buckets) >= maxClientBuckets {
+			for k, v := range c.buckets {
+				if v.TokensAt(now) >= float64(c.burst) {
+					delete(c.buckets, k)
+				}
+			}
+		}
+		b = rate.NewLimiter(c.every, c.burst)
+		c.buckets[ip] = b
+	}
+	return b.ReserveN(now, 1)
+}
+
+// over reports whether ip has no verification left in its share now.
+func (c *clientRates) over(ip string, now time.Time) bool {
+	if c == nil || ip == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.buckets[ip]
+	return b != nil && b.TokensAt(now) < 1
+}
+
+// wait is how long until ip's bucket holds a verification.
+func (c *clientRates) wait(ip string, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.buckets[ip]
+	if b == nil {
+		return 0
+	}
+	return time.Duration((1 - b.TokensAt(now)) / float64(c.every) * float64(time.Second))
 }
 
 // refuseRate is the refusal when the verification rate is used up. Every refused client coming back
@@ -147,8 +264,9 @@ func (h *Hasher) Refuse() error {
 func (h *Hasher) refuseRate() error {
 	h.metrics.HashRejected()
 	limit := float64(h.rate.Limit())
-	next := (1 - h.rate.Tokens()) / limit
-	spread := float64(h.demand.add(time.Now())) / limit
+	now := h.now()
+	next := (1 - h.rate.TokensAt(now)) / limit
+	spread := float64(h.demand.add(now)) / limit
 	wait := time.Duration((next + mrand.Float64()*spread) * float64(time.Second))
 	return &RetryError{Err: apperr.ErrTooMany, After: min(max(wait, minRetryAfter), maxRetryAfter)}
 }
