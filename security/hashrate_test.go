@@ -76,7 +76,7 @@ func TestRateRetryAfterSpreadsTheDemand(t *testing.T) {
 }
 
 // TestHashRateSharedFairly: one client address sending verifications as fast as it can gets only its
-// share of the rate (here 1 of 4 per second, a burst of 2), with a Retry-After of its next turn, and another address
+// share of the rate (here 1 of 10 per second, a burst of 4), with a Retry-After of its next turn, and another address
 // is still admitted meanwhile (before, the greedy one took the whole burst and everyone else got 429).
 // A verification refused by the queue gives its share and its rate token back. Fake time, no sleeps.
 func TestHashRateSharedFairly(t *testing.T) {
@@ -84,7 +84,7 @@ func TestHashRateSharedFairly(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	h := NewHasherQueue(cheap, 1, 0, time.Second, nil) // one slot, no queue
 	h.SetClock(func() time.Time { return now })
-	h.SetRate(4, 1)
+	h.SetRate(10, 1)
 	greedy := reqctx.With(context.Background(), reqctx.Meta{IP: "203.0.113.7"})
 	polite := reqctx.With(context.Background(), reqctx.Meta{IP: "198.51.100.2"})
 
@@ -100,8 +100,8 @@ func TestHashRateSharedFairly(t *testing.T) {
 		release()
 	}
 	ra, ok := RetryAfterOf(refused)
-	if admitted != 2 || !errors.Is(refused, apperr.ErrTooMany) || !ok || ra != time.Second {
-		t.Fatalf("greedy client: %d admitted, last refusal %v (Retry-After %s): want 2 admitted, then 429 with 1s", admitted, refused, ra)
+	if admitted != 4 || !errors.Is(refused, apperr.ErrTooMany) || !ok || ra != time.Second {
+		t.Fatalf("greedy client: %d admitted, last refusal %v (Retry-After %s): want 4 admitted, then 429 with 1s", admitted, refused, ra)
 	}
 	if !h.FullFor(greedy) || h.FullFor(polite) {
 		t.Fatalf("FullFor: greedy %t, polite %t; want true, false", h.FullFor(greedy), h.FullFor(polite))

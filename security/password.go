@@ -108,14 +108,14 @@ func NewHasherQueue(p Argon2Params, maxConcurrent, queue int, wait time.Duration
 // everyone else. 0 or less: no cap. Call it before serving. New hashes (Hash) are not counted.
 //
 // perClient (0 or less: none) is the share of that rate one client address may take: its own bucket
-// (a burst of one second's worth, at least two: colleagues behind one address signing in together)
+// (a burst of two seconds' worth, at least four: colleagues behind one address signing in together)
 // is drawn first, so one client sending logins as fast as it can gets at most perClient
 // per second and leaves the rest to everyone else, instead of keeping them all at 429.
 func (h *Hasher) SetRate(perSecond, perClient float64) {
 	if perSecond > 0 {
 		h.rate = rate.NewLimiter(rate.Limit(perSecond), max(cap(h.slots), int(math.Ceil(perSecond))))
 		if perClient > 0 && perClient < perSecond {
-			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(2, int(math.Ceil(perClient))), buckets: map[string]*rate.Limiter{}}
+			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(4, int(math.Ceil(2*perClient))), buckets: map[string]*rate.Limiter{}}
 		}
 	}
 }
