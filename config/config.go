@@ -216,7 +216,7 @@ var Settings = []Setting{
 		c.HashRate = f
 		return nil
 	}},
-	{"hash-client-rate", "BEHALF_HASH_CLIENT_RATE", strconv.Itoa(runtime.NumCPU()), "password verifications per second one client address may take of the hash rate (one per core: half of it); beyond, 429 with a Retry-After of its next turn, so one client sending logins as fast as it can cannot keep everyone else at 429 (0: no share)", func(c *Config, v string) error {
+	{"hash-client-rate", "BEHALF_HASH_CLIENT_RATE", strconv.Itoa(runtime.NumCPU()), "password verifications per second one client address may take of the hash rate (one per core: half of it); beyond, 429 with a Retry-After spread over the time its share needs to serve its refused requests, so one client sending logins as fast as it can cannot keep everyone else at 429 (0: no share)", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 			return fmt.Errorf("hash-client-rate: want a number >= 0, got %q", v)

@@ -115,7 +115,7 @@ func (h *Hasher) SetRate(perSecond, perClient float64) {
 	if perSecond > 0 {
 		h.rate = rate.NewLimiter(rate.Limit(perSecond), max(cap(h.slots), int(math.Ceil(perSecond))))
 		if perClient > 0 && perClient < perSecond {
-			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(4, int(math.Ceil(2*perClient))), buckets: map[string]*rate.Limiter{}}
+			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(4, int(math.Ceil(2*perClient))), buckets: map[string]*clientBucket{}}
 		}
 	}
 }
@@ -193,11 +193,15 @@ func (h *Hasher) RefuseFor(ctx context.Context) error {
 	return h.Refuse()
 }
 
-// refuseClient is the refusal of a client address over its share: Retry-After is when its bucket
-// has a verification again (at least 1 s, the header's unit).
+// refuseClient is the refusal of a client address over its share. As for the overall rate
+// (refuseRate), every refused caller behind that address coming back at its next turn would only be
+// refused again, so Retry-After is drawn evenly from [next turn, next turn + the address's refusals
+// in the last second ÷ its share], at least 1 s and at most 30 s.
 func (h *Hasher) refuseClient(ip string, now time.Time) error {
 	h.metrics.HashRejected()
-	return &RetryError{Err: apperr.ErrTooMany, After: min(max(h.clients.wait(ip, now), minRetryAfter), maxRetryAfter)}
+	next, refusals := h.clients.refuse(ip, now)
+	wait := next + time.Duration(mrand.Float64()*float64(refusals)/float64(h.clients.every)*float64(time.Second))
+	return &RetryError{Err: apperr.ErrTooMany, After: min(max(wait, minRetryAfter), maxRetryAfter)}
 }
 
 // clientRates holds one token bucket per client address, each refilled at every and holding burst
@@ -207,7 +211,13 @@ type clientRates struct {
 	mu      sync.Mutex
 	every   rate.Limit
 	burst   int
-	buckets map[string]*rate.Limiter
+	buckets map[string]*clientBucket
+}
+
+// clientBucket is one address's share and its recent refusals.
+type clientBucket struct {
+	*rate.Limiter
+	demand demandCounter
 }
 
 // maxClientBuckets bounds the table before full buckets are swept.
@@ -229,7 +239,7 @@ func (c *clientRates) reserve(ip string, now time.Time) *rate.Reservation {
 				}
 			}
 		}
-		b = rate.NewLimiter(c.every, c.burst)
+		b = &clientBucket{Limiter: rate.NewLimiter(c.every, c.burst)}
 		c.buckets[ip] = b
 	}
 	return b.ReserveN(now, 1)
@@ -246,15 +256,16 @@ func (c *clientRates) over(ip string, now time.Time) bool {
 	return b != nil && b.TokensAt(now) < 1
 }
 
-// wait is how long until ip's bucket holds a verification.
-func (c *clientRates) wait(ip string, now time.Time) time.Duration {
+// refuse counts a refusal of ip and returns how long until its bucket holds a verification, and its
+// refusals of the last one to two seconds, this one included.
+func (c *clientRates) refuse(ip string, now time.Time) (next time.Duration, refusals int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.buckets[ip]
 	if b == nil {
-		return 0
+		return 0, 1
 	}
-	return time.Duration((1 - b.TokensAt(now)) / float64(c.every) * float64(time.Second))
+	return time.Duration((1 - b.TokensAt(now)) / float64(c.every) * float64(time.Second)), b.demand.add(now)
 }
 
 // refuseRate is the refusal when the verification rate is used up. Every refused client coming back
