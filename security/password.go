@@ -147,7 +147,7 @@ func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
 		}
 	}
 	if err := h.acquire(ctx); err != nil {
-		cancelAt(now, mine, all)
+		cancelAt(h.now(), mine, all) // the time of the refusal: after a wait, other logins may have taken tokens meanwhile
 		return nil, err
 	}
 	return h.release, nil
