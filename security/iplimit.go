@@ -21,37 +21,19 @@ var ErrIPThrottled = apperr.New(apperr.TooManyRequests, "too many failed sign-in
 // correctly is never refused. Full buckets are forgotten when the table grows, so memory stays bounded
 // by the number of addresses failing right now.
 type IPLimiter struct {
-	mu       sync.Mutex
-	every    rate.Limit
-	burst    int
-	limiters map[string]*rate.Limiter
-	now      func() time.Time
+	mu      sync.Mutex
+	burst   int
+	buckets addrBuckets[struct{}]
+	now     func() time.Time
 }
 
 // NewIPLimiter allows failures wrong passwords per window from one address (zero disables it).
 func NewIPLimiter(failures int, window time.Duration, now func() time.Time) *IPLimiter {
-	l := &IPLimiter{limiters: map[string]*rate.Limiter{}, now: now, burst: failures}
+	var every rate.Limit
 	if failures > 0 && window > 0 {
-		l.every = rate.Limit(float64(failures) / window.Seconds())
+		every = rate.Limit(float64(failures) / window.Seconds())
 	}
-	return l
-}
-
-func (l *IPLimiter) get(ip string) *rate.Limiter {
-	lim := l.limiters[ip]
-	if lim == nil {
-		if len(l.limiters) >= 10000 {
-			now := l.now()
-			for k, v := range l.limiters {
-				if v.TokensAt(now) >= float64(l.burst) {
-					delete(l.limiters, k)
-				}
-			}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.limiters[ip] = lim
-	}
-	return lim
+	return &IPLimiter{now: now, burst: failures, buckets: newAddrBuckets[struct{}](every, failures)}
 }
 
 // Check refuses an address with no failure left in its budget.
@@ -61,8 +43,7 @@ func (l *IPLimiter) Check(ip string) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim, ok := l.limiters[ip]
-	if ok && lim.TokensAt(l.now()) < 1 {
+	if b := l.buckets.lookup(ip); b != nil && b.TokensAt(l.now()) < 1 {
 		return ErrIPThrottled
 	}
 	return nil
@@ -75,13 +56,14 @@ func (l *IPLimiter) Fail(ip string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.get(ip).AllowN(l.now(), 1)
+	now := l.now()
+	l.buckets.get(ip, now).AllowN(now, 1)
 }
 
 // RetryAfter is how long a refused address should wait for its next attempt.
 func (l *IPLimiter) RetryAfter() time.Duration {
-	if l == nil || l.every == 0 {
+	if l == nil || l.buckets.every == 0 {
 		return time.Second
 	}
-	return time.Duration(float64(time.Second) / float64(l.every))
+	return time.Duration(float64(time.Second) / float64(l.buckets.every))
 }

@@ -115,7 +115,7 @@ func (h *Hasher) SetRate(perSecond, perClient float64) {
 	if perSecond > 0 {
 		h.rate = rate.NewLimiter(rate.Limit(perSecond), max(cap(h.slots), int(math.Ceil(perSecond))))
 		if perClient > 0 && perClient < perSecond {
-			h.clients = &clientRates{every: rate.Limit(perClient), burst: max(4, int(math.Ceil(2*perClient))), buckets: map[string]*clientBucket{}}
+			h.clients = &clientRates{buckets: newAddrBuckets[*demandCounter](rate.Limit(perClient), max(4, int(math.Ceil(2*perClient))))}
 		}
 	}
 }
@@ -200,28 +200,16 @@ func (h *Hasher) RefuseFor(ctx context.Context) error {
 func (h *Hasher) refuseClient(ip string, now time.Time) error {
 	h.metrics.HashRejected()
 	next, refusals := h.clients.refuse(ip, now)
-	wait := next + time.Duration(mrand.Float64()*float64(refusals)/float64(h.clients.every)*float64(time.Second))
+	wait := next + time.Duration(mrand.Float64()*float64(refusals)/float64(h.clients.buckets.every)*float64(time.Second))
 	return &RetryError{Err: apperr.ErrTooMany, After: min(max(wait, minRetryAfter), maxRetryAfter)}
 }
 
-// clientRates holds one token bucket per client address, each refilled at every and holding burst
-// verifications. Full buckets are forgotten when the table grows, so memory stays bounded by the
-// addresses verifying passwords right now.
+// clientRates holds each client address's share of the verification rate, with its recent
+// refusals (to spread its Retry-After).
 type clientRates struct {
 	mu      sync.Mutex
-	every   rate.Limit
-	burst   int
-	buckets map[string]*clientBucket
+	buckets addrBuckets[*demandCounter]
 }
-
-// clientBucket is one address's share and its recent refusals.
-type clientBucket struct {
-	*rate.Limiter
-	demand demandCounter
-}
-
-// maxClientBuckets bounds the table before full buckets are swept.
-const maxClientBuckets = 10000
 
 // reserve takes ip's next verification (nil when there is no per-client share or no address).
 func (c *clientRates) reserve(ip string, now time.Time) *rate.Reservation {
@@ -230,17 +218,9 @@ func (c *clientRates) reserve(ip string, now time.Time) *rate.Reservation {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := c.buckets[ip]
-	if b == nil {
-		if len(c.buckets) >= maxClientBuckets {
-			for k, v := range c.buckets {
-				if v.TokensAt(now) >= float64(c.burst) {
-					delete(c.buckets, k)
-				}
-			}
-		}
-		b = &clientBucket{Limiter: rate.NewLimiter(c.every, c.burst)}
-		c.buckets[ip] = b
+	b := c.buckets.get(ip, now)
+	if b.extra == nil {
+		b.extra = &demandCounter{}
 	}
 	return b.ReserveN(now, 1)
 }
@@ -252,7 +232,7 @@ func (c *clientRates) over(ip string, now time.Time) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := c.buckets[ip]
+	b := c.buckets.lookup(ip)
 	return b != nil && b.TokensAt(now) < 1
 }
 
@@ -261,11 +241,11 @@ func (c *clientRates) over(ip string, now time.Time) bool {
 func (c *clientRates) refuse(ip string, now time.Time) (next time.Duration, refusals int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := c.buckets[ip]
-	if b == nil {
+	b := c.buckets.lookup(ip)
+	if b == nil || b.extra == nil {
 		return 0, 1
 	}
-	return time.Duration((1 - b.TokensAt(now)) / float64(c.every) * float64(time.Second)), b.demand.add(now)
+	return time.Duration((1 - b.TokensAt(now)) / float64(c.buckets.every) * float64(time.Second)), b.extra.add(now)
 }
 
 // refuseRate is the refusal when the verification rate is used up. Every refused client coming back

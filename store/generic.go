@@ -34,8 +34,8 @@ const GenericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan
 // in one implicit transaction, which scopes the setting (is_local) to this statement, also when it
 // fails. Rows are scanned by pgx directly, without database/sql's per-value conversion.
 //
-// The connection is taken like any other statement's, under the pool's acquire timeout. The caller
-// must call rows.Close only through scan returning; scan must not keep rows.
+// The connection is taken like any other statement's, under the pool's acquire timeout. The rows
+// are closed when scan returns; scan must not keep them.
 func QueryGenericPlan(ctx context.Context, db *gorm.DB, query string, args []any, scan func(pgx.Rows) error) error {
 	c, err := rawConn(ctx, db)
 	if err != nil {
